@@ -1,0 +1,271 @@
+#include "actors/application_rules.hpp"
+
+#include "messages/errc.hpp"
+
+namespace tenure {
+
+namespace {
+
+using st = application_state;
+using ck = application_command_kind;
+
+constexpr size_t n_states = std::size(enum_names<application_state>::values);
+constexpr size_t n_cmds = std::size(enum_names<application_command_kind>::values);
+
+// The transition table: which command kinds each state accepts. Rows in the
+// order of `application_state`, then the not-yet-submitted row.
+//
+//                       sub ver rej doc rev app wdr asg emp red
+constexpr bool table[n_states + 1][n_cmds] = {
+  /* ineligible      */ {0,  0,  0,  0,  0,  0,  0,  0,  0,  0},
+  /* verifying       */ {0,  1,  1,  1,  1,  0,  1,  0,  0,  0},
+  /* in_review       */ {0,  1,  1,  1,  0,  0,  1,  0,  0,  0},
+  /* documents_req.  */ {0,  1,  1,  0,  1,  0,  1,  0,  0,  0},
+  /* rejected        */ {0,  0,  0,  0,  0,  1,  1,  0,  0,  0},
+  /* awaiting_code   */ {0,  0,  0,  0,  0,  0,  1,  1,  1,  0},
+  /* booked          */ {0,  0,  0,  0,  0,  0,  0,  1,  0,  1},
+  /* redeemed        */ {0,  0,  0,  0,  0,  0,  0,  0,  0,  0},
+  /* withdrawn       */ {0,  0,  0,  0,  0,  0,  0,  0,  0,  0},
+  /* (new)           */ {1,  0,  0,  0,  0,  0,  0,  0,  0,  0},
+};
+
+static_assert(n_states == 9 && n_cmds == 10,
+              "update the transition table with the enums");
+
+caf::error illegal(const application& app, application_command_kind cmd) {
+  auto msg = "cannot " + to_string(cmd) + ": application " + app.id.str()
+             + " is " + to_string(app.state);
+  switch (app.state) {
+    case st::rejected:
+      msg += "; the applicant may appeal a false rejection";
+      break;
+    case st::booked:
+      if (cmd == ck::withdraw)
+        msg += "; its code was sent, contact the program inbox";
+      break;
+    case st::redeemed:
+      msg += "; its subscription is " + app.subscription.str();
+      break;
+    default:
+      break;
+  }
+  return make_error(errc::illegal_transition, std::move(msg));
+}
+
+} // namespace
+
+application_command_kind kind_of(const application_command& cmd) {
+  struct visitor {
+    ck operator()(const submit_application&) const {
+      return ck::submit;
+    }
+    ck operator()(const record_verification& x) const {
+      switch (x.result) {
+        case verification_outcome::verified:
+          return ck::verified;
+        case verification_outcome::rejected:
+          return ck::rejected;
+        default:
+          return ck::documents_requested;
+      }
+    }
+    ck operator()(const send_to_review&) const {
+      return ck::to_review;
+    }
+    ck operator()(const appeal_rejection&) const {
+      return ck::appeal;
+    }
+    ck operator()(const withdraw_application&) const {
+      return ck::withdraw;
+    }
+    ck operator()(const assign_code&) const {
+      return ck::assign_code;
+    }
+    ck operator()(const note_pool_empty&) const {
+      return ck::pool_empty;
+    }
+    ck operator()(const redeem&) const {
+      return ck::redeem;
+    }
+  };
+  return std::visit(visitor{}, cmd);
+}
+
+bool application_allows(std::optional<application_state> state,
+                        application_command_kind cmd) {
+  auto row = state ? static_cast<size_t>(*state) : application_new_row;
+  return table[row][static_cast<size_t>(cmd)];
+}
+
+caf::expected<std::vector<application_event>>
+decide(const std::optional<application>& state,
+       const application_command& cmd, time_point now,
+       const application_context& ctx) {
+  using events = std::vector<application_event>;
+  auto kind = kind_of(cmd);
+  if (!state) {
+    if (kind != ck::submit)
+      return make_error(errc::not_found,
+                        "cannot " + to_string(kind)
+                          + ": no such application");
+  } else if (!application_allows(state->state, kind)) {
+    return illegal(*state, kind);
+  }
+  switch (kind) {
+    case ck::submit: {
+      if (state)
+        return make_error(errc::already_exists,
+                          "application " + state->id.str()
+                            + " was submitted already");
+      auto app = std::get<submit_application>(cmd).draft;
+      if (app.id.empty())
+        return make_error(errc::invalid_argument, "id: missing");
+      if (auto err = validate_draft(app))
+        return err;
+      if (ctx.rules == nullptr)
+        return make_error(errc::unavailable, "no eligibility rules loaded");
+      auto verdict = check_eligibility(app, *ctx.rules);
+      app.reasons = verdict.reasons;
+      app.coupon_code.clear();
+      app.subscription = {};
+      app.submitted_at = now;
+      app.updated_at = now;
+      app.version = 0;
+      if (!verdict.eligible()) {
+        app.state = st::ineligible;
+        app.stage = stage::application;
+      } else {
+        app.path = verdict.path;
+        app.state = verdict.path == verification_path::manual ? st::in_review
+                                                              : st::verifying;
+        app.stage = stage::verification;
+        if (!verdict.review_reason.empty())
+          app.reasons.push_back(verdict.review_reason);
+      }
+      return events{app_submitted{std::move(app)}};
+    }
+    case ck::verified: {
+      auto& x = std::get<record_verification>(cmd);
+      return events{app_verified{x.decided_by, x.external_ref}};
+    }
+    case ck::rejected: {
+      auto& x = std::get<record_verification>(cmd);
+      if (x.reason.empty())
+        return make_error(errc::invalid_argument,
+                          "reason: a rejection needs a reason the applicant "
+                          "can read");
+      return events{app_rejected{x.reason, x.decided_by, x.external_ref}};
+    }
+    case ck::documents_requested: {
+      auto& x = std::get<record_verification>(cmd);
+      if (x.reason.empty())
+        return make_error(errc::invalid_argument,
+                          "reason: say which documents are needed");
+      return events{app_documents_requested{x.reason, x.decided_by}};
+    }
+    case ck::to_review:
+      return events{app_sent_to_review{std::get<send_to_review>(cmd).reason}};
+    case ck::appeal: {
+      auto& x = std::get<appeal_rejection>(cmd);
+      return events{app_appealed{x.reason, x.by}};
+    }
+    case ck::withdraw: {
+      auto& x = std::get<withdraw_application>(cmd);
+      return events{app_withdrawn{x.reason, x.by}};
+    }
+    case ck::assign_code: {
+      auto& x = std::get<assign_code>(cmd);
+      if (x.code.empty())
+        return make_error(errc::invalid_argument, "code: missing");
+      if (state->state == st::booked) {
+        // The booking delivered twice: harmless. A different code would
+        // give one application two codes, which must never happen.
+        if (x.code == state->coupon_code)
+          return events{};
+        return make_error(errc::conflict,
+                          "application " + state->id.str()
+                            + " already holds a code; the second code "
+                              "must go back to the pool");
+      }
+      return events{app_code_assigned{x.code}};
+    }
+    case ck::pool_empty:
+      // Recorded once, so the history shows why the application waits.
+      if (state->reasons.empty()
+          || state->reasons.back() != "waiting for a coupon code")
+        return events{app_awaiting_code{}};
+      return events{};
+    case ck::redeem: {
+      auto& x = std::get<redeem>(cmd);
+      if (x.code != state->coupon_code)
+        return make_error(errc::code_invalid);
+      if (x.chosen.program != state->program)
+        return make_error(errc::sku_mismatch,
+                          "SKU " + x.chosen.id + " belongs to the "
+                            + to_string(x.chosen.program)
+                            + " program; this code is for "
+                            + to_string(state->program));
+      if (x.seats == 0)
+        return make_error(errc::invalid_argument, "seats: must be at least 1");
+      if (x.subscription.empty())
+        return make_error(errc::invalid_argument, "subscription: missing id");
+      return events{app_redeemed{x.subscription, x.chosen.id, x.seats}};
+    }
+  }
+  return make_error(errc::illegal_transition, "unknown command");
+}
+
+application apply(application s, const application_event& ev, time_point at) {
+  struct visitor {
+    application& s;
+    void operator()(const app_submitted& x) {
+      s = x.app;
+    }
+    void operator()(const app_verified&) {
+      s.state = st::awaiting_code;
+      s.stage = stage::booking;
+      s.reasons.clear();
+    }
+    void operator()(const app_rejected& x) {
+      s.state = st::rejected;
+      s.reasons = {x.reason};
+    }
+    void operator()(const app_documents_requested& x) {
+      s.state = st::documents_requested;
+      s.reasons = {x.what};
+    }
+    void operator()(const app_sent_to_review& x) {
+      s.state = st::in_review;
+      s.path = verification_path::manual;
+      s.reasons = {x.reason};
+    }
+    void operator()(const app_appealed& x) {
+      // A false rejection goes back to verification by the program team.
+      s.state = st::in_review;
+      s.path = verification_path::manual;
+      s.reasons = {"appeal: " + x.reason};
+    }
+    void operator()(const app_withdrawn&) {
+      s.state = st::withdrawn;
+    }
+    void operator()(const app_awaiting_code&) {
+      s.reasons = {"waiting for a coupon code"};
+    }
+    void operator()(const app_code_assigned& x) {
+      s.state = st::booked;
+      s.coupon_code = x.code;
+      s.reasons.clear();
+    }
+    void operator()(const app_redeemed& x) {
+      s.state = st::redeemed;
+      s.stage = stage::provisioning;
+      s.subscription = x.subscription;
+    }
+  };
+  std::visit(visitor{s}, ev);
+  s.updated_at = at;
+  ++s.version;
+  return s;
+}
+
+} // namespace tenure
