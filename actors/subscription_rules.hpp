@@ -1,0 +1,100 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "messages/commands.hpp"
+#include "messages/events.hpp"
+
+/// The subscription's domain rules: pure functions, no actors, no I/O.
+///
+///             provision
+///   (new) ──────────────> active ──expire──> expired ──lapse──> lapsed
+///                          │ ▲  ▲              │  │
+///               open case  │ │  └────renew─────┘  │ (grace period:
+///              (curable)   v │ cure               │  renew or revoke)
+///                        in_cure ──terminate──> terminated
+///                          │    (deadline passed; debooked)
+///        revoke (active, expired, in_cure) ─────────────> revoked
+///
+/// `renew` extends the term in place (the subscription stays the member's
+/// one subscription in the program) and adds the recorded seat overage at
+/// zero true-up cost; `renewed` is kept for a successor that replaces it.
+namespace tenure {
+
+/// Create a subscription (redemption, or a paid plan registered from
+/// billing). The caller fills the record; `decide` checks it.
+struct provision {
+  subscription sub;
+};
+
+/// The end date passed (renewal supervisor's timer).
+struct expire {};
+
+/// The grace period ended (renewal supervisor's timer).
+struct lapse {};
+
+/// The cure deadline passed without a cure (compliance supervisor's timer).
+struct terminate_for_case {
+  case_id compliance_case;
+  std::string reason;
+};
+
+/// A verified renewal application extends the term.
+struct renew {
+  app_id application;
+  term length = term::one_year;
+};
+
+using subscription_command
+  = std::variant<provision, report_usage, expire, lapse, open_case, cure_case,
+                 terminate_for_case, revoke_subscription, renew>;
+
+enum class subscription_command_kind : uint8_t {
+  provision,
+  usage,
+  expire,
+  lapse,
+  open_case,
+  cure,
+  terminate,
+  revoke,
+  renew,
+};
+TENURE_ENUM_NAMES(subscription_command_kind, "provision", "report usage for",
+                  "expire", "lapse", "open a case on", "cure", "terminate",
+                  "revoke", "renew");
+
+subscription_command_kind kind_of(const subscription_command& cmd);
+
+inline constexpr size_t subscription_new_row
+  = std::size(enum_names<subscription_state>::values);
+
+/// The transition table (nullopt: not yet provisioned).
+bool subscription_allows(std::optional<subscription_state> state,
+                         subscription_command_kind cmd);
+
+/// Context: policy values and the id of a case to open.
+struct subscription_context {
+  /// Length of the cure period. Default 30 days.
+  duration cure_period = std::chrono::duration_cast<duration>(days{30});
+  /// Id for a case opened by this command (chosen by the caller).
+  case_id new_case;
+};
+
+caf::expected<std::vector<subscription_event>>
+decide(const std::optional<subscription>& state,
+       const subscription_command& cmd, time_point now,
+       const subscription_context& ctx);
+
+subscription apply(subscription state, const subscription_event& ev,
+                   time_point at);
+
+/// `t` plus `n` calendar years (29 Feb becomes 28 Feb in common years).
+time_point add_years(time_point t, int n);
+
+} // namespace tenure
