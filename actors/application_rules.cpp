@@ -10,11 +10,13 @@ using st = application_state;
 using ck = application_command_kind;
 
 constexpr size_t n_states = std::size(enum_names<application_state>::values);
-constexpr size_t n_cmds = std::size(enum_names<application_command_kind>::values);
+constexpr size_t n_cmds
+  = std::size(enum_names<application_command_kind>::values);
 
 // The transition table: which command kinds each state accepts. Rows in the
 // order of `application_state`, then the not-yet-submitted row.
 //
+// clang-format off
 //                       sub ver rej doc rev app wdr asg emp red
 constexpr bool table[n_states + 1][n_cmds] = {
   /* ineligible      */ {0,  0,  0,  0,  0,  0,  0,  0,  0,  0},
@@ -28,6 +30,7 @@ constexpr bool table[n_states + 1][n_cmds] = {
   /* withdrawn       */ {0,  0,  0,  0,  0,  0,  0,  0,  0,  0},
   /* (new)           */ {1,  0,  0,  0,  0,  0,  0,  0,  0,  0},
 };
+// clang-format on
 
 static_assert(n_states == 9 && n_cmds == 10,
               "update the transition table with the enums");
@@ -98,25 +101,22 @@ bool application_allows(std::optional<application_state> state,
 }
 
 caf::expected<std::vector<application_event>>
-decide(const std::optional<application>& state,
-       const application_command& cmd, time_point now,
-       const application_context& ctx) {
+decide(const std::optional<application>& state, const application_command& cmd,
+       time_point now, const application_context& ctx) {
   using events = std::vector<application_event>;
   auto kind = kind_of(cmd);
   if (!state) {
     if (kind != ck::submit)
       return make_error(errc::not_found,
-                        "cannot " + to_string(kind)
-                          + ": no such application");
+                        "cannot " + to_string(kind) + ": no such application");
   } else if (!application_allows(state->state, kind)) {
     return illegal(*state, kind);
   }
   switch (kind) {
     case ck::submit: {
       if (state)
-        return make_error(errc::already_exists,
-                          "application " + state->id.str()
-                            + " was submitted already");
+        return make_error(errc::already_exists, "application " + state->id.str()
+                                                  + " was submitted already");
       auto app = std::get<submit_application>(cmd).draft;
       if (app.id.empty())
         return make_error(errc::invalid_argument, "id: missing");
@@ -200,11 +200,11 @@ decide(const std::optional<application>& state,
       if (x.code != state->coupon_code)
         return make_error(errc::code_invalid);
       if (x.chosen.program != state->program)
-        return make_error(errc::sku_mismatch,
-                          "SKU " + x.chosen.id + " belongs to the "
-                            + to_string(x.chosen.program)
-                            + " program; this code is for "
-                            + to_string(state->program));
+        return make_error(errc::sku_mismatch, "SKU " + x.chosen.id
+                                                + " belongs to the "
+                                                + to_string(x.chosen.program)
+                                                + " program; this code is for "
+                                                + to_string(state->program));
       if (x.seats == 0)
         return make_error(errc::invalid_argument, "seats: must be at least 1");
       if (x.subscription.empty())

@@ -13,21 +13,24 @@
 
 /// The application's domain rules: pure functions, no actors, no I/O.
 ///
-///                      submit
-///   (new) ───────┬─────────────┬──────────────────┐
-///                v             v                  v
-///           ineligible     verifying ──review──> in_review <──┐
-///                          │ │  │                  │ │  │       │
-///            verified ─────┘ │  └─docs──┐  ┌─docs──┘ │  │     appeal
-///                 │          │          v  v         │  │       │
-///                 │          │   documents_requested │  │       │
-///                 │          │    (verified/rejected │  │       │
-///                 │          │     or back to review)│  │       │
-///                 │          └──rejected──> rejected <──┘───────┘
-///                 v                                      (any open state
-///           awaiting_code ──code──> booked ──redeem──> redeemed
-///                                                         ──withdraw──>
-///                                                           withdrawn)
+///                   submit
+///   (new) ----+--------------+---------------------+
+///             v              v                     v
+///        ineligible      verifying ---review---> in_review <-------+
+///                         |  |  |                  |  |  |          |
+///                         |  |  +-docs-+   +-docs--+  |  |        appeal
+///                         |  |         v   v          |  |          |
+///                         |  |  documents_requested   |  |          |
+///                         |  |  (verify, reject, or   |  |          |
+///                         |  |   back to review)      |  |          |
+///                         |  +---reject----------> rejected <-reject-+
+///                      verify (from verifying, in_review, documents)
+///                         v
+///                   awaiting_code --book--> booked --redeem--> redeemed
+///
+///   withdraw: verifying, in_review, documents_requested, rejected and
+///   awaiting_code --> withdrawn. ineligible, redeemed and withdrawn are
+///   final.
 ///
 /// `verified` leaves the verification stage and waits for a code; booking
 /// assigns one from the program's pool (immediately, or when codes are
@@ -35,7 +38,7 @@
 /// booking message delivered twice books once.
 namespace tenure {
 
-// -- domain commands not on the wire --------------------------------------------
+// -- domain commands not on the wire ------------------------------------------
 
 /// Verification moves to the manual review queue (verifier timeout,
 /// documents received).

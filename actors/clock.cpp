@@ -19,7 +19,7 @@ clock::~clock() {
   // nop
 }
 
-// -- system_clock ---------------------------------------------------------------
+// -- system_clock -------------------------------------------------------------
 
 time_point system_clock::now() const {
   return wall_now();
@@ -33,7 +33,7 @@ std::string_view system_clock::kind() const noexcept {
   return "system";
 }
 
-// -- manual_clock ---------------------------------------------------------------
+// -- manual_clock -------------------------------------------------------------
 
 manual_clock::manual_clock(time_point start) : now_ms_(to_unix_ms(start)) {
   // nop
@@ -107,7 +107,7 @@ void manual_clock::notify(time_point t) {
     f(t);
 }
 
-// -- accelerated_clock -------------------------------------------------------
+// -- accelerated_clock --------------------------------------------------------
 
 accelerated_clock::accelerated_clock(double days_per_second, time_point start)
   : rate_(days_per_second * 86400.0),
@@ -132,7 +132,7 @@ std::string_view accelerated_clock::kind() const noexcept {
   return "accelerated";
 }
 
-// -- factory -------------------------------------------------------------------
+// -- factory ------------------------------------------------------------------
 
 caf::expected<std::unique_ptr<clock>>
 make_clock(std::string_view kind, double days_per_second,

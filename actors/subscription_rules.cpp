@@ -13,7 +13,8 @@ constexpr size_t n_states = std::size(enum_names<subscription_state>::values);
 constexpr size_t n_cmds
   = std::size(enum_names<subscription_command_kind>::values);
 
-//                       prv use exp lap opn cur ter rev ren
+// clang-format off
+//                  prv use exp lap opn cur ter rev ren
 constexpr bool table[n_states + 1][n_cmds] = {
   /* active     */ {0,  1,  1,  0,  1,  0,  0,  1,  1},
   /* expired    */ {0,  1,  0,  1,  0,  0,  0,  1,  1},
@@ -24,6 +25,7 @@ constexpr bool table[n_states + 1][n_cmds] = {
   /* renewed    */ {0,  0,  0,  0,  0,  0,  0,  0,  0},
   /* (new)      */ {1,  0,  0,  0,  0,  0,  0,  0,  0},
 };
+// clang-format on
 
 static_assert(n_states == 7 && n_cmds == 9,
               "update the transition table with the enums");
@@ -125,8 +127,7 @@ decide(const std::optional<subscription>& state,
   if (!state) {
     if (kind != ck::provision)
       return make_error(errc::not_found,
-                        "cannot " + to_string(kind)
-                          + ": no such subscription");
+                        "cannot " + to_string(kind) + ": no such subscription");
   } else if (!subscription_allows(state->state, kind)) {
     return illegal(*state, kind);
   }
@@ -141,8 +142,7 @@ decide(const std::optional<subscription>& state,
         return make_error(errc::invalid_argument,
                           "lines: a subscription has at least one line");
       if (!(sub.start < sub.end))
-        return make_error(errc::invalid_argument,
-                          "end: must be after start");
+        return make_error(errc::invalid_argument, "end: must be after start");
       sub.state = st::active;
       sub.max_seats_used = 0;
       sub.overage_seats = 0;
@@ -179,9 +179,9 @@ decide(const std::optional<subscription>& state,
     case ck::cure: {
       auto& x = std::get<cure_case>(cmd);
       if (x.id != state->open_case)
-        return make_error(errc::not_found,
-                          "case " + x.id.str() + " is not open on subscription "
-                            + state->id.str());
+        return make_error(errc::not_found, "case " + x.id.str()
+                                             + " is not open on subscription "
+                                             + state->id.str());
       return events{sub_case_cured{x.id}};
     }
     case ck::terminate: {

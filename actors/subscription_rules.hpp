@@ -12,14 +12,16 @@
 
 /// The subscription's domain rules: pure functions, no actors, no I/O.
 ///
-///             provision
-///   (new) ──────────────> active ──expire──> expired ──lapse──> lapsed
-///                          │ ▲  ▲              │  │
-///               open case  │ │  └────renew─────┘  │ (grace period:
-///              (curable)   v │ cure               │  renew or revoke)
-///                        in_cure ──terminate──> terminated
-///                          │    (deadline passed; debooked)
-///        revoke (active, expired, in_cure) ─────────────> revoked
+///           provision
+///   (new) -----------> active --expire--> expired --lapse--> lapsed
+///                      |  ^  ^               |
+///    open case         |  |  +----renew------+   (grace period: renew
+///    (curable)         v  | cure                  or revoke)
+///                    in_cure --terminate--> terminated
+///                           (deadline passed: debooked, license revoked)
+///
+///   revoke (and a case that is not curable): active, expired, in_cure
+///   --> revoked.
 ///
 /// `renew` extends the term in place (the subscription stays the member's
 /// one subscription in the program) and adds the recorded seat overage at

@@ -28,7 +28,7 @@ struct is_named_enum<E, std::void_t<decltype(enum_names<E>::values)>>
     static constexpr std::string_view values[] = {__VA_ARGS__};                \
   }
 
-// -- programs and offerings -----------------------------------------------------
+// -- programs and offerings ---------------------------------------------------
 
 /// A community program. `none` marks a subscription outside the programs
 /// (a paid plan registered from billing).
@@ -54,7 +54,7 @@ TENURE_ENUM_NAMES(product, "ultimate", "support");
 enum class plan : uint8_t { community, paid };
 TENURE_ENUM_NAMES(plan, "community", "paid");
 
-// -- applications ------------------------------------------------------------------
+// -- applications -------------------------------------------------------------
 
 /// Where an application came from (seed 001: SheerID hosts EDU and OSS, a
 /// Marketo form takes Startups).
@@ -119,7 +119,7 @@ TENURE_ENUM_NAMES(verification_outcome, "verified", "rejected",
 enum class verification_path : uint8_t { external, manual };
 TENURE_ENUM_NAMES(verification_path, "external", "manual");
 
-// -- subscriptions and compliance -------------------------------------------------
+// -- subscriptions and compliance ---------------------------------------------
 
 enum class subscription_state : uint8_t {
   active,
@@ -145,7 +145,7 @@ TENURE_ENUM_NAMES(case_state, "open", "cured", "terminated", "revoked");
 enum class coupon_state : uint8_t { available, reserved, redeemed };
 TENURE_ENUM_NAMES(coupon_state, "available", "reserved", "redeemed");
 
-// -- notifications ---------------------------------------------------------------
+// -- notifications ------------------------------------------------------------
 
 /// Where a notification goes: an email, or a team chat channel.
 enum class notification_channel : uint8_t { email, chat };
@@ -158,7 +158,7 @@ TENURE_ENUM_NAMES(delivery_state, "pending", "delivered", "failed");
 enum class outcome : uint8_t { success, failure };
 TENURE_ENUM_NAMES(outcome, "success", "failure");
 
-// -- generic helpers ---------------------------------------------------------------
+// -- generic helpers ----------------------------------------------------------
 
 template <class E>
 std::enable_if_t<is_named_enum<E>::value, std::string> to_string(E x) {

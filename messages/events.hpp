@@ -14,8 +14,10 @@
 /// record encoding (messages/codec.hpp), so each event type versions on its
 /// own. Generated from one table; keep the layout when adding events.
 namespace tenure {
-// -- application events -----------------------------------------------------------
-/// The application as submitted, with the eligibility decision (state, path, reasons).
+// -- application events
+// -----------------------------------------------------------
+/// The application as submitted, with the eligibility decision (state, path,
+/// reasons).
 struct app_submitted {
   static constexpr const char* record_name = "tenure::app_submitted";
   static constexpr uint32_t schema_version = 1;
@@ -38,7 +40,8 @@ struct app_verified {
 
   template <class Self>
   static auto fields(Self& x) {
-    return std::make_tuple(field("by", x.by), field("external_ref", x.external_ref));
+    return std::make_tuple(field("by", x.by),
+                           field("external_ref", x.external_ref));
   }
 };
 
@@ -53,7 +56,8 @@ struct app_rejected {
 
   template <class Self>
   static auto fields(Self& x) {
-    return std::make_tuple(field("reason", x.reason), field("by", x.by), field("external_ref", x.external_ref));
+    return std::make_tuple(field("reason", x.reason), field("by", x.by),
+                           field("external_ref", x.external_ref));
   }
 };
 
@@ -71,7 +75,8 @@ struct app_documents_requested {
   }
 };
 
-/// Moved to the manual review queue (appeal, verifier timeout, documents received).
+/// Moved to the manual review queue (appeal, verifier timeout, documents
+/// received).
 struct app_sent_to_review {
   static constexpr const char* record_name = "tenure::app_sent_to_review";
   static constexpr uint32_t schema_version = 1;
@@ -119,7 +124,7 @@ struct app_awaiting_code {
 
   template <class Self>
   static auto fields(Self& x) {
-    (void) x;
+    (void)x;
     return std::make_tuple();
   }
 };
@@ -148,24 +153,20 @@ struct app_redeemed {
 
   template <class Self>
   static auto fields(Self& x) {
-    return std::make_tuple(field("subscription", x.subscription), field("sku", x.sku), field("seats", x.seats));
+    return std::make_tuple(field("subscription", x.subscription),
+                           field("sku", x.sku), field("seats", x.seats));
   }
 };
 
 /// Any application event.
-using application_event = std::variant<
-  app_submitted,
-  app_verified,
-  app_rejected,
-  app_documents_requested,
-  app_sent_to_review,
-  app_appealed,
-  app_withdrawn,
-  app_awaiting_code,
-  app_code_assigned,
-  app_redeemed>;
+using application_event
+  = std::variant<app_submitted, app_verified, app_rejected,
+                 app_documents_requested, app_sent_to_review, app_appealed,
+                 app_withdrawn, app_awaiting_code, app_code_assigned,
+                 app_redeemed>;
 
-// -- subscription events ----------------------------------------------------------
+// -- subscription events
+// ----------------------------------------------------------
 /// Created by redemption or registered from billing.
 struct sub_provisioned {
   static constexpr const char* record_name = "tenure::sub_provisioned";
@@ -212,7 +213,7 @@ struct sub_expired {
 
   template <class Self>
   static auto fields(Self& x) {
-    (void) x;
+    (void)x;
     return std::make_tuple();
   }
 };
@@ -224,7 +225,7 @@ struct sub_lapsed {
 
   template <class Self>
   static auto fields(Self& x) {
-    (void) x;
+    (void)x;
     return std::make_tuple();
   }
 };
@@ -239,7 +240,8 @@ struct sub_case_opened {
 
   template <class Self>
   static auto fields(Self& x) {
-    return std::make_tuple(field("compliance_case", x.compliance_case), field("deadline", x.deadline));
+    return std::make_tuple(field("compliance_case", x.compliance_case),
+                           field("deadline", x.deadline));
   }
 };
 
@@ -266,7 +268,8 @@ struct sub_terminated {
 
   template <class Self>
   static auto fields(Self& x) {
-    return std::make_tuple(field("compliance_case", x.compliance_case), field("reason", x.reason));
+    return std::make_tuple(field("compliance_case", x.compliance_case),
+                           field("reason", x.reason));
   }
 };
 
@@ -295,24 +298,20 @@ struct sub_renewed {
 
   template <class Self>
   static auto fields(Self& x) {
-    return std::make_tuple(field("application", x.application), field("new_end", x.new_end), field("seats_added", x.seats_added));
+    return std::make_tuple(field("application", x.application),
+                           field("new_end", x.new_end),
+                           field("seats_added", x.seats_added));
   }
 };
 
 /// Any subscription event.
-using subscription_event = std::variant<
-  sub_provisioned,
-  sub_usage_reported,
-  sub_reminder_sent,
-  sub_expired,
-  sub_lapsed,
-  sub_case_opened,
-  sub_case_cured,
-  sub_terminated,
-  sub_revoked,
-  sub_renewed>;
+using subscription_event
+  = std::variant<sub_provisioned, sub_usage_reported, sub_reminder_sent,
+                 sub_expired, sub_lapsed, sub_case_opened, sub_case_cured,
+                 sub_terminated, sub_revoked, sub_renewed>;
 
-// -- case events ------------------------------------------------------------------
+// -- case events
+// ------------------------------------------------------------------
 /// The case as opened.
 struct case_opened {
   static constexpr const char* record_name = "tenure::case_opened";
@@ -347,7 +346,7 @@ struct case_terminated {
 
   template <class Self>
   static auto fields(Self& x) {
-    (void) x;
+    (void)x;
     return std::make_tuple();
   }
 };
@@ -366,13 +365,11 @@ struct case_revoked {
 };
 
 /// Any case event.
-using case_event = std::variant<
-  case_opened,
-  case_cured,
-  case_terminated,
-  case_revoked>;
+using case_event
+  = std::variant<case_opened, case_cured, case_terminated, case_revoked>;
 
-// -- envelope ------------------------------------------------------------------
+// -- envelope
+// ------------------------------------------------------------------
 
 /// An event as stored and as it crosses the wire: the entity, its sequence
 /// number (1, 2, ... per entity), when it happened, its type (the event

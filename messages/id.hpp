@@ -97,7 +97,7 @@ private:
   std::string value_;
 };
 
-// -- id kinds -------------------------------------------------------------------
+// -- id kinds -----------------------------------------------------------------
 
 #define TENURE_ID_KIND(name, pfx)                                              \
   struct name##_tag {                                                          \
@@ -127,7 +127,7 @@ TENURE_ID_KIND(imp_id, "imp_");
 
 #undef TENURE_ID_KIND
 
-// -- generation -----------------------------------------------------------------
+// -- generation ---------------------------------------------------------------
 
 /// Makes ULID bodies: 48 bits of milliseconds from the caller's clock reading
 /// and 80 random bits. Within one millisecond the random part increments, so

@@ -15,7 +15,7 @@
 /// zero time) rather than optional, which keeps both encodings simple.
 namespace tenure {
 
-// -- parties ------------------------------------------------------------------------
+// -- parties ------------------------------------------------------------------
 
 /// The person who applies (seed 001, stage 0).
 struct applicant {
@@ -57,7 +57,7 @@ struct organisation {
   }
 };
 
-// -- program-specific facts ------------------------------------------------------------
+// -- program-specific facts ---------------------------------------------------
 
 struct edu_facts {
   static constexpr const char* record_name = "tenure::edu_facts";
@@ -118,7 +118,7 @@ struct startup_facts {
   }
 };
 
-// -- applications -------------------------------------------------------------------
+// -- applications -------------------------------------------------------------
 
 /// An application to a community program, stages 0-3 of seed 001.
 struct application {
@@ -172,7 +172,7 @@ struct application {
   }
 };
 
-// -- catalog ------------------------------------------------------------------------
+// -- catalog ------------------------------------------------------------------
 
 /// One line of a SKU: a product with its own term.
 struct sku_line {
@@ -214,7 +214,7 @@ struct sku {
   }
 };
 
-// -- subscriptions ------------------------------------------------------------------
+// -- subscriptions ------------------------------------------------------------
 
 /// A provisioned line of a subscription: `[start, end)`.
 struct subscription_line {
@@ -342,7 +342,7 @@ struct emergency_license {
   }
 };
 
-// -- coupons ------------------------------------------------------------------------
+// -- coupons ------------------------------------------------------------------
 
 /// A single-use coupon code of a program's pool. The code is secret.
 struct coupon {
@@ -372,7 +372,7 @@ struct coupon {
   }
 };
 
-// -- outbox, audit, timers ------------------------------------------------------------
+// -- outbox, audit, timers ----------------------------------------------------
 
 /// An outgoing message, written to the outbox in the same commit as the
 /// change that causes it and delivered at least once.

@@ -174,7 +174,7 @@ TEST(application_rules, illegal_steps_say_what_and_why) {
               + " is rejected; the applicant may appeal a false rejection");
 }
 
-// -- eligibility ----------------------------------------------------------------
+// -- eligibility --------------------------------------------------------------
 
 namespace {
 
@@ -313,7 +313,7 @@ TEST(eligibility, malformed_drafts_are_refused_naming_the_field) {
   }
 }
 
-// -- lifecycle ------------------------------------------------------------------
+// -- lifecycle ----------------------------------------------------------------
 
 namespace {
 

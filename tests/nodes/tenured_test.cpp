@@ -1,0 +1,134 @@
+// End-to-end: starts the real tenured binary on loopback.
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <regex>
+
+#include <httplib.h>
+
+#include "tests/support/process.hpp"
+
+using namespace std::chrono_literals;
+using tenure::test::child_process;
+using tenure::test::temp_dir;
+
+namespace {
+
+std::string tenured_bin() {
+  return tenure::test::build_dir() + "/nodes/tenured";
+}
+
+std::string default_config() {
+  return tenure::test::source_dir() + "/config/tenured.conf";
+}
+
+struct node {
+  explicit node(const std::string& data,
+                std::vector<std::string> extra = {})
+    : proc(make_args(data, std::move(extra))) {
+    line = proc.wait_for_output("tenured: listening", 60s);
+    if (line) {
+      std::smatch m;
+      std::regex re{"http=127\\.0\\.0\\.1:([0-9]+)"};
+      if (std::regex_search(*line, m, re))
+        port = std::stoi(m[1]);
+    }
+  }
+
+  static std::vector<std::string> make_args(const std::string& data,
+                                            std::vector<std::string> extra) {
+    std::vector<std::string> args{tenured_bin(), "--config", default_config(),
+                                  "--data",      data,       "--http-port",
+                                  "0"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+
+  child_process proc;
+  std::optional<std::string> line;
+  int port = 0;
+};
+
+} // namespace
+
+TEST(tenured, help_lists_the_flags) {
+  child_process p{{tenured_bin(), "--help"}};
+  ASSERT_EQ(p.wait(30s), 0);
+  auto out = p.out();
+  for (auto flag : {"--config", "--data", "--http-port", "--clock"})
+    EXPECT_NE(out.find(flag), std::string::npos) << flag;
+}
+
+TEST(tenured, unknown_flags_exit_64) {
+  child_process p{{tenured_bin(), "--bogus"}};
+  ASSERT_EQ(p.wait(30s), 64);
+  EXPECT_NE(p.err().find("--bogus"), std::string::npos);
+}
+
+TEST(tenured, starts_serves_health_and_stops_cleanly_on_sigterm) {
+  temp_dir dir;
+  node n{dir.path() + "/data"};
+  ASSERT_TRUE(n.line) << n.proc.err();
+  ASSERT_GT(n.port, 0) << *n.line;
+  httplib::Client cli{"127.0.0.1", n.port};
+  auto health = cli.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(health->body, R"({"status":"ok"})");
+  auto ready = cli.Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
+  n.proc.signal(SIGTERM);
+  EXPECT_EQ(n.proc.wait(30s), 0) << n.proc.err();
+  EXPECT_NE(n.proc.err().find("stopped"), std::string::npos) << n.proc.err();
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/data/db/CURRENT"));
+}
+
+TEST(tenured, restarts_on_its_own_data) {
+  temp_dir dir;
+  for (int round = 0; round < 2; ++round) {
+    node n{dir.path() + "/data", {"--clock", "manual"}};
+    ASSERT_TRUE(n.line) << "round " << round << ": " << n.proc.err();
+    EXPECT_NE(n.line->find("clock=manual"), std::string::npos);
+    n.proc.signal(SIGINT);
+    ASSERT_EQ(n.proc.wait(30s), 0) << n.proc.err();
+  }
+}
+
+TEST(tenured, a_bad_config_value_names_the_key_and_the_node_does_not_start) {
+  temp_dir dir;
+  auto conf = dir.path() + "/tenured.conf";
+  std::filesystem::copy(tenure::test::source_dir() + "/config", dir.path(),
+                        std::filesystem::copy_options::recursive);
+  tenure::test::write_file(conf, "tenure {\n  node {\n    clock = \"sundial\"\n"
+                                 "  }\n}\n");
+  child_process p{{tenured_bin(), "--config", conf, "--data",
+                   dir.path() + "/data", "--http-port", "0"}};
+  auto code = p.wait(30s);
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 1);
+  EXPECT_NE(p.err().find("clock"), std::string::npos) << p.err();
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/data/db"));
+}
+
+TEST(tenured, a_missing_config_file_is_an_error) {
+  temp_dir dir;
+  child_process p{{tenured_bin(), "--config", dir.path() + "/nope.conf",
+                   "--data", dir.path() + "/data"}};
+  EXPECT_EQ(p.wait(30s), 1);
+  EXPECT_NE(p.err().find("nope.conf"), std::string::npos) << p.err();
+}
+
+TEST(tenured, a_port_in_use_is_reported) {
+  temp_dir dir;
+  node first{dir.path() + "/a"};
+  ASSERT_GT(first.port, 0);
+  child_process second{{tenured_bin(), "--config", default_config(), "--data",
+                        dir.path() + "/b", "--http-port",
+                        std::to_string(first.port)}};
+  EXPECT_EQ(second.wait(30s), 1);
+  EXPECT_NE(second.err().find("cannot listen"), std::string::npos)
+    << second.err();
+}
