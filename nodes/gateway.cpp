@@ -2,6 +2,8 @@
 
 #include <thread>
 
+#include <sys/socket.h>
+
 #include <httplib.h>
 
 #include "messages/errc.hpp"
@@ -23,6 +25,13 @@ gateway::gateway(gateway_options opts, std::function<bool()> ready)
   // PERFORMANCE.md: without TCP_NODELAY every response waits ~40 ms for
   // Nagle; the default keep-alive ends a connection after 5 requests.
   srv.set_tcp_nodelay(true);
+  // cpp-httplib's default sets SO_REUSEPORT, which lets a second node bind
+  // the same port and silently share its traffic. SO_REUSEADDR alone still
+  // allows a quick restart while refusing a port that is in use.
+  srv.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   srv.set_keep_alive_max_count(10'000);
   srv.set_keep_alive_timeout(30);
   srv.set_read_timeout(10, 0);

@@ -1,0 +1,258 @@
+// tenured: the Tenure node daemon.
+//
+// Composition root (STYLE.md, after Seastar's main.cc): every service is
+// started here in dependency order, handed its dependencies explicitly, and
+// stopped in reverse order. No singletons, no global lookups.
+//
+//   flags -> settings -> log level -> clock -> store -> actor system
+//         -> gateway ... wait for SIGINT/SIGTERM ... gateway -> actors -> store
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <pthread.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
+
+#include "actors/clock.hpp"
+#include "actors/log.hpp"
+#include "messages/errc.hpp"
+#include "messages/type_ids.hpp"
+#include "nodes/gateway.hpp"
+#include "nodes/settings.hpp"
+#include "storage/store.hpp"
+
+namespace {
+
+constexpr int exit_ok = 0;
+constexpr int exit_cannot_start = 1;
+constexpr int exit_usage = 64;
+
+constexpr const char* usage = R"(usage: tenured [options]
+
+The Tenure node daemon: the store, the actors and the HTTP gateway.
+
+options:
+  --config FILE        configuration file (default: config/tenured.conf)
+  --data DIR           data directory; overrides tenure.node.data-dir
+  --http-port PORT     gateway port, 0 = any free port; overrides
+                       tenure.node.http-port
+  --clock KIND         system | manual | accelerated; overrides
+                       tenure.node.clock
+  --log-level LEVEL    trace | debug | info | warn | error; overrides
+                       tenure.node.log-level
+  --help               this text
+
+Stops cleanly on SIGINT or SIGTERM (in-flight commits finish); exit codes:
+0 clean stop, 1 cannot start, 64 bad flags.
+)";
+
+struct flags {
+  std::string config = "config/tenured.conf";
+  std::optional<std::string> data;
+  std::optional<uint16_t> http_port;
+  std::optional<std::string> clock;
+  std::optional<std::string> log_level;
+  bool help = false;
+};
+
+/// Parses our flags; prints the problem and returns nothing on bad input.
+std::optional<flags> parse_flags(int argc, char** argv) {
+  flags result;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&]() -> std::optional<std::string> {
+      if (auto eq = arg.find('='); eq != std::string::npos) {
+        auto v = arg.substr(eq + 1);
+        arg = arg.substr(0, eq);
+        return v;
+      }
+      if (i + 1 < argc)
+        return std::string{argv[++i]};
+      return std::nullopt;
+    };
+    if (arg == "--help" || arg == "-h") {
+      result.help = true;
+      continue;
+    }
+    auto name = arg.substr(0, arg.find('='));
+    if (name != "--config" && name != "--data" && name != "--http-port"
+        && name != "--clock" && name != "--log-level") {
+      std::fprintf(stderr, "tenured: unknown option '%s'; see --help\n",
+                   arg.c_str());
+      return std::nullopt;
+    }
+    auto v = value();
+    if (!v || v->empty()) {
+      std::fprintf(stderr, "tenured: option %s needs a value\n",
+                   name.c_str());
+      return std::nullopt;
+    }
+    if (name == "--config") {
+      result.config = *v;
+    } else if (name == "--data") {
+      result.data = *v;
+    } else if (name == "--http-port") {
+      char* end = nullptr;
+      auto port = std::strtol(v->c_str(), &end, 10);
+      if (*end != '\0' || port < 0 || port > 65535) {
+        std::fprintf(stderr,
+                     "tenured: --http-port: '%s' is not a port (0-65535)\n",
+                     v->c_str());
+        return std::nullopt;
+      }
+      result.http_port = static_cast<uint16_t>(port);
+    } else if (name == "--clock") {
+      result.clock = *v;
+    } else {
+      result.log_level = *v;
+    }
+  }
+  return result;
+}
+
+/// Blocks SIGINT and SIGTERM in this thread and every thread it starts, so
+/// that `wait_for_stop_signal` can take them synchronously.
+sigset_t block_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+int wait_for_stop_signal(const sigset_t& set) {
+  int sig = 0;
+  while (sigwait(&set, &sig) != 0) {
+    // nop: retry on EINTR
+  }
+  return sig;
+}
+
+int run(const flags& fl, const sigset_t& stop_signals) {
+  tenure::log::logger log{"tenured"};
+
+  // -- settings ---------------------------------------------------------------
+  caf::actor_system_config cfg;
+  tenure::add_message_types(cfg);
+  cfg.load<caf::io::middleman>();
+  auto loaded = tenure::load_settings(cfg, fl.config);
+  if (!loaded) {
+    std::fprintf(stderr, "tenured: cannot start: %s\n",
+                 tenure::error_message(loaded.error()).c_str());
+    return exit_cannot_start;
+  }
+  auto& settings = *loaded;
+  if (fl.data)
+    settings.node.data_dir = *fl.data;
+  if (fl.http_port)
+    settings.node.http_port = *fl.http_port;
+  if (fl.clock)
+    settings.node.clock = *fl.clock;
+  if (fl.log_level)
+    settings.node.log_level = *fl.log_level;
+
+  tenure::log::level lvl;
+  if (!tenure::log::from_string(settings.node.log_level, lvl)) {
+    std::fprintf(stderr,
+                 "tenured: cannot start: log level '%s' is not one of trace, "
+                 "debug, info, warn, error\n",
+                 settings.node.log_level.c_str());
+    return exit_cannot_start;
+  }
+  tenure::log::set_level(lvl);
+
+  // -- clock ------------------------------------------------------------------
+  auto clk = tenure::make_clock(settings.node.clock,
+                                settings.node.clock_days_per_second);
+  if (!clk) {
+    std::fprintf(stderr, "tenured: cannot start: %s\n",
+                 tenure::error_message(clk.error()).c_str());
+    return exit_cannot_start;
+  }
+
+  // -- store ------------------------------------------------------------------
+  std::error_code ec;
+  auto data_dir = std::filesystem::absolute(settings.node.data_dir, ec);
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) {
+    std::fprintf(stderr, "tenured: cannot start: cannot create data dir %s: %s\n",
+                 data_dir.c_str(), ec.message().c_str());
+    return exit_cannot_start;
+  }
+  tenure::storage::store_options store_opts;
+  store_opts.path = (data_dir / "db").string();
+  store_opts.sync = settings.store.sync;
+  store_opts.max_group_commits = settings.store.max_group_commits;
+  store_opts.max_group_bytes = settings.store.max_group_bytes;
+  store_opts.block_cache_bytes = settings.store.block_cache_bytes;
+  auto store = tenure::storage::rocksdb_store::open(store_opts);
+  if (!store) {
+    std::fprintf(stderr, "tenured: cannot start: %s\n",
+                 tenure::error_message(store.error()).c_str());
+    return exit_cannot_start;
+  }
+  log.info("store opened path={} sync={}", store_opts.path,
+           store_opts.sync ? "on" : "off");
+
+  // -- actors -----------------------------------------------------------------
+  // The actor system is a scope: its destructor waits for all actors, so it
+  // ends before the store it uses is closed below.
+  int exit_code = exit_ok;
+  {
+    caf::actor_system sys{cfg};
+    log.info("actor system up scheduler.max-threads={}",
+             caf::get_or(cfg, "scheduler.max-threads", size_t{0}));
+
+    // -- gateway --------------------------------------------------------------
+    tenure::gateway_options gw_opts;
+    gw_opts.host = settings.node.host;
+    gw_opts.port = settings.node.http_port;
+    tenure::gateway gw{gw_opts, [&] { return (*store)->is_open(); }};
+    auto port = gw.bind();
+    if (!port) {
+      std::fprintf(stderr, "tenured: cannot start: %s\n",
+                   tenure::error_message(port.error()).c_str());
+      exit_code = exit_cannot_start;
+    } else {
+      gw.start();
+      // The one line scripts and tests look for.
+      std::printf("tenured: listening http=%s:%u data=%s clock=%s\n",
+                  settings.node.host.c_str(), static_cast<unsigned>(*port),
+                  data_dir.c_str(), std::string{(*clk)->kind()}.c_str());
+      std::fflush(stdout);
+      log.info("ready http={}:{} clock={} now={}", settings.node.host, *port,
+               (*clk)->kind(), tenure::to_iso8601((*clk)->now()));
+      auto sig = wait_for_stop_signal(stop_signals);
+      log.info("stopping signal={}", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      gw.stop();
+    }
+  }
+  // In-flight commits finish before close() returns.
+  (*store)->close();
+  log.info("stopped");
+  return exit_code;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  auto stop_signals = block_stop_signals();
+  auto fl = parse_flags(argc, argv);
+  if (!fl)
+    return exit_usage;
+  if (fl->help) {
+    std::fputs(usage, stdout);
+    return exit_ok;
+  }
+  return run(*fl, stop_signals);
+}
