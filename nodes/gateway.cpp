@@ -1,5 +1,6 @@
 #include "nodes/gateway.hpp"
 
+#include <chrono>
 #include <thread>
 
 #include <sys/socket.h>
@@ -73,6 +74,14 @@ caf::expected<uint16_t> gateway::bind() {
 
 void gateway::start() {
   impl_->thread = std::thread{[this] { impl_->server.listen_after_bind(); }};
+  // cpp-httplib's stop() does nothing until the accept loop has started, so
+  // a stop signal arriving right after start would leave the thread serving
+  // forever. Return only once the loop runs (microseconds after the thread
+  // starts; bounded in case it failed at once).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!impl_->server.is_running()
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 void gateway::stop() {
