@@ -40,44 +40,7 @@ caf::error illegal(const subscription& s, subscription_command_kind cmd) {
   return make_error(errc::illegal_transition, std::move(msg));
 }
 
-// Days since 1970-01-01 <-> civil date (H. Hinnant).
-void civil(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  y = static_cast<int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  d = doy - (153 * mp + 2) / 5 + 1;
-  m = mp < 10 ? mp + 3 : mp - 9;
-  y += m <= 2;
-}
-
-int64_t days_from(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
 } // namespace
-
-time_point add_years(time_point t, int n) {
-  auto ms = to_unix_ms(t);
-  auto day = ms >= 0 ? ms / 86'400'000 : (ms - 86'399'999) / 86'400'000;
-  auto rem = ms - day * 86'400'000;
-  int64_t y;
-  unsigned m, d;
-  civil(day, y, m, d);
-  y += n;
-  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  if (m == 2 && d == 29 && !leap)
-    d = 28;
-  return from_unix_ms(days_from(y, m, d) * 86'400'000 + rem);
-}
 
 subscription_command_kind kind_of(const subscription_command& cmd) {
   struct visitor {

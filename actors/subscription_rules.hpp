@@ -96,7 +96,4 @@ decide(const std::optional<subscription>& state,
 subscription apply(subscription state, const subscription_event& ev,
                    time_point at);
 
-/// `t` plus `n` calendar years (29 Feb becomes 28 Feb in common years).
-time_point add_years(time_point t, int n);
-
 } // namespace tenure

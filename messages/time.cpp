@@ -114,6 +114,19 @@ std::optional<time_point> parse_iso8601(std::string_view str) {
   return from_unix_ms(total);
 }
 
+time_point add_years(time_point t, int n) {
+  auto ms = to_unix_ms(t);
+  auto day = ms >= 0 ? ms / 86'400'000 : (ms - 86'399'999) / 86'400'000;
+  auto rem = ms - day * 86'400'000;
+  int64_t y;
+  unsigned m, d;
+  civil_from_days(day, y, m, d);
+  y += n;
+  if (m == 2 && d == 29 && days_in_month(y, 2) == 28)
+    d = 28;
+  return from_unix_ms(days_from_civil(y, m, d) * 86'400'000 + rem);
+}
+
 std::optional<duration> parse_duration(std::string_view str) {
   size_t i = 0;
   uint64_t n = 0;

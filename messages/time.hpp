@@ -37,6 +37,10 @@ std::string to_iso8601(time_point t);
 /// date `2026-11-23` (midnight UTC). Returns nothing on anything else.
 std::optional<time_point> parse_iso8601(std::string_view str);
 
+/// `t` plus `n` calendar years in UTC, keeping the time of day; 29 February
+/// becomes 28 February in a common year. Terms and renewals use it.
+time_point add_years(time_point t, int n);
+
 /// Parses a duration written as a number and a unit: `250ms`, `30s`, `5min`,
 /// `12h`, `30d`, `2w`. Returns nothing on a missing or unknown unit, a
 /// negative value or overflow.

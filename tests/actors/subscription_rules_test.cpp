@@ -207,10 +207,3 @@ TEST(subscription_rules, a_case_that_is_not_curable_revokes_at_once) {
   s = run(s, open_case{s.id, "export violation", false, "legal"}, t0);
   EXPECT_EQ(s.state, subscription_state::revoked);
 }
-
-TEST(subscription_rules, add_years_handles_leap_days) {
-  EXPECT_EQ(add_years(*parse_iso8601("2028-02-29"), 1),
-            *parse_iso8601("2029-02-28"));
-  EXPECT_EQ(add_years(*parse_iso8601("2026-11-23T10:00:00Z"), 3),
-            *parse_iso8601("2029-11-23T10:00:00Z"));
-}

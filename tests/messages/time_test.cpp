@@ -48,3 +48,10 @@ TEST(time, durations_render_in_their_largest_unit) {
   EXPECT_EQ(to_string_duration(*parse_duration("90min")), "90min");
   EXPECT_EQ(to_string_duration(duration{1500}), "1500ms");
 }
+
+TEST(time, add_years_handles_leap_days) {
+  EXPECT_EQ(add_years(*parse_iso8601("2028-02-29"), 1),
+            *parse_iso8601("2029-02-28"));
+  EXPECT_EQ(add_years(*parse_iso8601("2026-11-23T10:00:00Z"), 3),
+            *parse_iso8601("2029-11-23T10:00:00Z"));
+}
