@@ -21,7 +21,7 @@ add_library(tenure_pch_store OBJECT ${_tenure_pch_dir}/pch.cpp)
 target_link_libraries(tenure_pch_store PRIVATE CAF::core fmt::fmt msgpackc-cxx
   RocksDB::rocksdb-shared)
 target_precompile_headers(tenure_pch_store PRIVATE ${TENURE_PCH_CAF}
-  <rocksdb/db.h> <rocksdb/write_batch.h> <rocksdb/utilities/write_batch_with_index.h>)
+  <rocksdb/db.h> <rocksdb/write_batch.h>)
 
 function(tenure_use_pch target kind)
   if(kind STREQUAL "STORE")
