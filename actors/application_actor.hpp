@@ -1,0 +1,57 @@
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/application_rules.hpp"
+#include "actors/clock.hpp"
+#include "storage/store.hpp"
+
+namespace tenure {
+
+/// What an application actor needs; owned by the node, outliving actors.
+struct application_deps {
+  storage::store* store = nullptr;
+  const tenure::clock* clock = nullptr;
+  const eligibility_rules* rules = nullptr;
+  /// After this long without a message the actor asks the registry to let it
+  /// go. Default: 5 min.
+  duration idle_after = std::chrono::minutes(5);
+  /// The registry that spawned the actor (receives `idle`); may be empty.
+  caf::actor registry;
+};
+
+struct application_actor_state {
+  static inline const char* name = "application";
+
+  std::string id;
+  std::optional<application> app;
+  /// Set while a commit is in flight: the state it will produce and the
+  /// promise to answer. Other commands wait in the mailbox meanwhile, so
+  /// each decides on durable state.
+  struct pending_commit {
+    application_command cmd;
+    application next;
+    caf::response_promise rp;
+    /// A version conflict (another writer came first, e.g. this entity's
+    /// previous activation still draining) reloads and decides once more.
+    bool retried = false;
+  };
+  std::optional<pending_commit> pending;
+};
+
+/// One application as an actor: receives a command, decides on its state,
+/// commits the events and snapshot as one batch, then replies with the new
+/// state. Activated from its snapshot; the registry spawns it.
+///
+/// Handles: `submit_application`, `record_verification`, `appeal_rejection`,
+/// `withdraw_application`, `(get_atom)`, `(history_atom)`; replies with
+/// `application` (or `std::vector<history_entry>`) or a `tenure::errc`.
+caf::behavior
+application_actor(caf::stateful_actor<application_actor_state>* self,
+                  std::string id, application_deps deps);
+
+} // namespace tenure

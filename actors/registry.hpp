@@ -1,0 +1,48 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+
+#include <caf/actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/application_actor.hpp"
+#include "messages/id.hpp"
+
+namespace tenure {
+
+struct registry_deps {
+  storage::store* store = nullptr;
+  const tenure::clock* clock = nullptr;
+  const eligibility_rules* rules = nullptr;
+  id_generator* ids = nullptr;
+  /// Idle time before an entity actor is passivated. Default: 5 min.
+  duration idle_after = std::chrono::minutes(5);
+};
+
+struct registry_state {
+  static inline const char* name = "registry";
+
+  /// The active entity actors by id. Memory follows this map, not the store.
+  std::unordered_map<std::string, caf::actor> active;
+  uint64_t activations = 0;
+  uint64_t passivations = 0;
+  uint64_t crashes = 0;
+};
+
+/// Routes commands to entity actors by id, activating an actor from its
+/// snapshot on the first message and letting it go after it was idle (the
+/// actor asks; the registry removes it from the map first and then tells it
+/// to stop, so no message is routed to an actor that is leaving). A crashed
+/// actor is logged and dropped; the next message activates it afresh from
+/// the store.
+///
+/// Handles the application commands (`submit_application` assigns the id),
+/// `(get_atom, app_id)`, `(history_atom, app_id)`, `(idle_atom, id)`,
+/// `(whereis_atom, id)` and `(stats_atom)` → active, activations,
+/// passivations, crashes.
+caf::behavior registry_actor(caf::stateful_actor<registry_state>* self,
+                             registry_deps deps);
+
+} // namespace tenure
