@@ -5,7 +5,8 @@
 // stopped in reverse order. No singletons, no global lookups.
 //
 //   flags -> settings -> log level -> clock -> store -> actor system
-//         -> gateway ... wait for SIGINT/SIGTERM ... gateway -> actors -> store
+//         -> registry -> gateway ... SIGINT/SIGTERM ... gateway -> registry
+//         and entity actors -> actor system -> store
 
 #include <csignal>
 #include <cstdio>
@@ -21,9 +22,11 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/send.hpp>
 
 #include "actors/clock.hpp"
 #include "actors/log.hpp"
+#include "actors/registry.hpp"
 #include "messages/errc.hpp"
 #include "messages/type_ids.hpp"
 #include "nodes/gateway.hpp"
@@ -212,6 +215,19 @@ int run(const flags& fl, const sigset_t& stop_signals) {
     caf::actor_system sys{cfg};
     log.info("actor system up scheduler.max-threads={}",
              caf::get_or(cfg, "scheduler.max-threads", size_t{0}));
+    tenure::id_generator ids;
+    tenure::registry_deps reg_deps;
+    reg_deps.store = store->get();
+    reg_deps.clock = clk->get();
+    reg_deps.rules = &settings.eligibility;
+    reg_deps.ids = &ids;
+    reg_deps.idle_after = settings.registry.idle_passivation;
+    auto registry = sys.spawn(tenure::registry_actor, reg_deps);
+    // Entity actors end with the registry; the system's destructor below
+    // waits for them, and their last commits complete in the store.
+    auto stop_actors = [&] {
+      caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+    };
 
     // -- gateway --------------------------------------------------------------
     tenure::gateway_options gw_opts;
@@ -236,6 +252,7 @@ int run(const flags& fl, const sigset_t& stop_signals) {
       log.info("stopping signal={}", sig == SIGINT ? "SIGINT" : "SIGTERM");
       gw.stop();
     }
+    stop_actors();
   }
   // In-flight commits finish before close() returns.
   (*store)->close();
