@@ -136,6 +136,11 @@ std::optional<int> child_process::wait(std::chrono::milliseconds timeout) {
       return std::nullopt;
     reaped_ = true;
   }
+  // The exit comes before the reader has drained the pipes; wait for their
+  // end so that out() and err() hold everything the child wrote.
+  std::unique_lock<std::mutex> guard{mtx_};
+  cv_.wait_for(guard, timeout, [this] { return eof_; });
+  guard.unlock();
   if (WIFEXITED(status_))
     return WEXITSTATUS(status_);
   if (WIFSIGNALED(status_))
