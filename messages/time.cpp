@@ -53,15 +53,28 @@ unsigned days_in_month(int64_t y, unsigned m) noexcept {
   return m == 2 && leap ? 29 : tbl[m - 1];
 }
 
+/// A UTC time as its civil date and the milliseconds into that day.
+struct civil_time {
+  int64_t year;
+  unsigned month;
+  unsigned day;
+  int64_t ms_of_day;
+};
+
+civil_time split(time_point t) noexcept {
+  auto ms = to_unix_ms(t);
+  // Floor division, so times before 1970 land on the right day.
+  auto day = ms >= 0 ? ms / 86'400'000 : (ms - 86'399'999) / 86'400'000;
+  civil_time c{0, 0, 0, ms - day * 86'400'000};
+  civil_from_days(day, c.year, c.month, c.day);
+  return c;
+}
+
 } // namespace
 
 std::string to_iso8601(time_point t) {
-  auto ms = to_unix_ms(t);
-  auto day = ms >= 0 ? ms / 86'400'000 : (ms - 86'399'999) / 86'400'000;
-  auto rem = ms - day * 86'400'000;
-  int64_t y;
-  unsigned m, d;
-  civil_from_days(day, y, m, d);
+  civil_time c = split(t);
+  auto [y, m, d, rem] = c;
   char buf[40];
   std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02u:%02u:%02u.%03uZ",
                 static_cast<long long>(y), m, d,
@@ -115,12 +128,8 @@ std::optional<time_point> parse_iso8601(std::string_view str) {
 }
 
 time_point add_years(time_point t, int n) {
-  auto ms = to_unix_ms(t);
-  auto day = ms >= 0 ? ms / 86'400'000 : (ms - 86'399'999) / 86'400'000;
-  auto rem = ms - day * 86'400'000;
-  int64_t y;
-  unsigned m, d;
-  civil_from_days(day, y, m, d);
+  civil_time c = split(t);
+  auto [y, m, d, rem] = c;
   y += n;
   if (m == 2 && d == 29 && days_in_month(y, 2) == 28)
     d = 28;

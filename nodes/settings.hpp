@@ -1,8 +1,19 @@
+// The node's settings: the `tenure` group of tenured.conf plus the data files
+// it names (catalog, policies, eligibility, programs).
+//
+// Every value is validated on load. The first bad one is reported as
+// `errc::config_invalid` with a message that names the file and the key, e.g.
+// `config/policies.json: emergency.default_days: 12 exceeds
+// emergency.max_days (10)`, and the node does not start. Unknown keys are
+// errors too: a typo must not silently fall back to a default.
+
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <caf/expected.hpp>
@@ -13,48 +24,78 @@
 #include "messages/records.hpp"
 #include "messages/time.hpp"
 
-/// The node's settings: the `tenure` group of tenured.conf plus the data
-/// files it names (catalog, policies, eligibility, programs). Every value is
-/// validated on load; the first bad one is reported as `errc::config_invalid`
-/// naming the file and the key, and the node does not start.
 namespace tenure {
 
-/// `tenure.node.*`
+/// The `tenure.node` group of tenured.conf.
 struct node_settings {
+  /// Where the RocksDB store lives (`DIR/db`), relative to the working
+  /// directory. Default: "./data".
   std::string data_dir = "./data";
+  /// Address of the HTTP gateway and the shell endpoint. Default: "127.0.0.1".
   std::string host = "127.0.0.1";
+  /// HTTP gateway port, 1..65535. Default: 8640.
   uint16_t http_port = 8640;
+  /// Operator shell endpoint port, 1..65535. Default: 8641.
   uint16_t shell_port = 8641;
+  /// `system`, `manual` or `accelerated` (see actors/clock.hpp).
+  /// Default: "system".
   std::string clock = "system";
+  /// Domain days per real second of the accelerated clock. Default: 1.0.
   double clock_days_per_second = 1.0;
+  /// `trace`, `debug`, `info`, `warn`, `error` or `off`. Default: "info".
   std::string log_level = "info";
 };
 
-/// `tenure.store.*`
+/// The `tenure.store` group of tenured.conf.
 struct store_settings {
+  /// Acknowledge a commit only once its write-ahead log is fsynced.
+  /// Default: true.
   bool sync = true;
+  /// Most commits merged into one synced write. Default: 1024.
   size_t max_group_commits = 1024;
+  /// Most bytes merged into one synced write. Default: 4 MiB.
   size_t max_group_bytes = size_t{4} << 20;
+  /// RocksDB block cache; configured in MiB (`block-cache-mib`).
+  /// Default: 64 MiB.
   size_t block_cache_bytes = size_t{64} << 20;
 };
 
-/// `tenure.registry.*`
+/// The `tenure.registry` group of tenured.conf.
 struct registry_settings {
+  /// An entity actor idle this long is passivated. Default: 5min.
   duration idle_passivation = std::chrono::minutes(5);
 };
 
-/// config/policies.json
+/// The `tenure.data` group of tenured.conf: where the data files are. After
+/// loading, relative paths have been resolved against the directory of
+/// tenured.conf.
+struct data_files {
+  /// Default: "catalog.json".
+  std::string catalog = "catalog.json";
+  /// Default: "policies.json".
+  std::string policies = "policies.json";
+  /// Default: "eligibility.json".
+  std::string eligibility = "eligibility.json";
+  /// Default: "programs.json".
+  std::string programs = "programs.json";
+};
+
+/// The timing and coupon policies of config/policies.json.
 struct policies {
   /// After a subscription's end date (seed 002: 14 days).
   duration grace_period = std::chrono::duration_cast<duration>(days{14});
   /// After the grace period ends, emergency licenses may be issued for this
   /// long (seed 002: 3 days).
   duration emergency_window = std::chrono::duration_cast<duration>(days{3});
+  /// Validity of an emergency license unless support asks for another
+  /// (seed 002: 5 days). Invariant: `<= emergency_max_days`.
   uint32_t emergency_default_days = 5;
+  /// Hard cap of an emergency license (seed 002: 10 days).
   uint32_t emergency_max_days = 10;
   /// Seed 001, compliance: 30 days.
   duration cure_period = std::chrono::duration_cast<duration>(days{30});
-  /// Before the end date, largest first.
+  /// Renewal reminders before the end date, largest first, distinct and
+  /// positive. Default: 90d, 30d, 7d, 1d.
   std::vector<duration> reminder_offsets;
   /// Wait for the external verifier before a retry.
   duration verification_timeout = std::chrono::duration_cast<duration>(days{2});
@@ -62,24 +103,33 @@ struct policies {
   uint32_t verification_retries = 2;
   /// The program team answers manual reviews within this many business days.
   uint32_t review_business_days = 5;
+  /// A pool whose runway falls below this many days reports low stock.
   uint64_t low_stock_runway_days = 60;
+  /// Seed 001's yearly-need parameters, one entry per program.
   std::map<program, coupon_forecast> forecasts;
 };
 
-/// config/programs.json: one program.
+/// One program of config/programs.json.
 struct program_info {
   tenure::program id = program::edu;
+  /// Display name, e.g. "Denomas for Education".
   std::string name;
+  /// The program inbox, e.g. education@denomas.com.
   std::string inbox;
+  /// Base of the program-specific checkout link in success emails.
   std::string checkout_url;
+  /// Who verifies applications: sheerid (EDU, OSS) or marketo (Startups).
   tenure::channel verification_channel = channel::sheerid;
+  /// The support macro, e.g. "EDU Response".
   std::string support_macro;
 };
 
-/// The SKU catalog (config/catalog.json).
+/// The SKU catalog (config/catalog.json), in file order.
 class catalog {
 public:
   catalog() = default;
+
+  /// Precondition: ids are unique (the loader checks).
   explicit catalog(std::vector<sku> skus);
 
   const std::vector<sku>& all() const noexcept {
@@ -96,32 +146,44 @@ private:
   std::vector<sku> skus_;
 };
 
+/// Everything a node is configured with.
 struct settings {
   node_settings node;
   store_settings store;
   registry_settings registry;
+  data_files files;
   tenure::policies policy;
   eligibility_rules eligibility;
+  /// One entry for each of edu, oss and startups.
   std::map<program, program_info> programs;
-  /// The community-programs team channel.
+  /// The community-programs team channel (escalations).
   std::string community_channel;
   /// `#support_licensing-subscription` (seed 002).
   std::string licensing_channel;
   tenure::catalog skus;
 };
 
+/// Reads the `tenure` group out of `cfg`, already parsed from `conf_path`
+/// (so that CAF and Tenure share one file), then loads the data files it
+/// names. Also refuses keys in CAF's groups that CAF does not declare and
+/// values of the wrong type, which CAF 0.17.6 keeps silently. `conf_path`
+/// names the file in messages and anchors relative data-file paths.
+caf::expected<settings> read_settings(const caf::actor_system_config& cfg,
+                                      const std::string& conf_path);
+
 /// Parses `conf_path` into `cfg` (CAF's settings take effect when the actor
-/// system is built from `cfg`), reads the `tenure` group and loads the data
-/// files it names. Fails on a missing file, a syntax error (with line and
-/// column), an unknown key under `tenure`, a wrong type or a bad value.
+/// system is built from `cfg`), then calls `read_settings`. Fails on a
+/// missing file, a syntax error (with line and column), an unknown key, a
+/// wrong type or a bad value.
 caf::expected<settings> load_settings(caf::actor_system_config& cfg,
                                       const std::string& conf_path);
 
-/// Loads only the data files (for tests and tools).
-caf::expected<settings> load_data_files(settings base,
-                                        const std::string& catalog_path,
-                                        const std::string& policies_path,
-                                        const std::string& eligibility_path,
-                                        const std::string& programs_path);
+/// Loads `conf_path` with a throwaway CAF config, for tests and tools, e.g.
+/// `load_settings(source_dir + "/config/tenured.conf")`.
+caf::expected<settings> load_settings(const std::string& conf_path);
+
+/// Loads the data files named by `base.files` into `base`, keeping its other
+/// members.
+caf::expected<settings> load_data_files(settings base);
 
 } // namespace tenure
