@@ -1,13 +1,21 @@
 #include "nodes/settings.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
+#include <optional>
 #include <set>
-#include <sstream>
+#include <utility>
 
 #include <caf/actor_system_config.hpp>
+#include <caf/config_option.hpp>
+#include <caf/config_option_set.hpp>
 #include <caf/config_value.hpp>
+#include <caf/deep_to_string.hpp>
+#include <caf/message.hpp>
+#include <caf/pec.hpp>
 #include <caf/settings.hpp>
 #include <nlohmann/json.hpp>
 
@@ -15,9 +23,10 @@
 
 namespace tenure {
 
-// -- catalog --------------------------------------------------------------------
+// -- catalog ------------------------------------------------------------------
 
-catalog::catalog(std::vector<sku> skus) : skus_(std::move(skus)) {
+catalog::catalog(std::vector<sku> skus)
+  : skus_(std::move(skus)) {
   // nop
 }
 
@@ -40,18 +49,113 @@ namespace {
 
 using json = nlohmann::json;
 
+constexpr program all_programs[]
+  = {program::edu, program::oss, program::startups};
+
+/// Policies are about days to months; anything beyond a year is a typo
+/// (`30w` for `30d`) rather than a policy.
+constexpr duration one_year = std::chrono::duration_cast<duration>(days{365});
+
 bool is_country(const std::string& s) {
   return s.size() == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A'
          && s[1] <= 'Z';
 }
 
-// -- JSON data files ------------------------------------------------------------
+/// SKU ids appear in URLs, shell commands and stored subscriptions.
+bool is_sku_id(const std::string& s) {
+  if (s.empty() || s.front() == '-' || s.back() == '-')
+    return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+/// SPDX short identifiers: letters, digits, '.', '-' and a trailing '+'.
+bool is_spdx_id(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+           || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '+';
+  });
+}
+
+std::string index(size_t i) {
+  return "[" + std::to_string(i) + "]";
+}
+
+std::string join(const std::string& path, const std::string& key) {
+  return path.empty() ? key : path + "." + key;
+}
+
+// -- JSON data files ----------------------------------------------------------
+
+/// Finds the first key that appears twice in one object. nlohmann::json keeps
+/// the last value of a repeated key without a word, so an edit that adds a key
+/// already present further down would silently lose one of them.
+class duplicate_key_finder {
+public:
+  bool operator()(int, json::parse_event_t event, json& parsed) {
+    using ev = json::parse_event_t;
+    switch (event) {
+      case ev::object_start:
+        frames_.push_back(frame{false, 0, {}, {}});
+        break;
+      case ev::array_start:
+        frames_.push_back(frame{true, 0, {}, {}});
+        break;
+      case ev::key: {
+        auto& top = frames_.back();
+        top.key = parsed.get<std::string>();
+        if (!top.keys.insert(top.key).second && found_.empty())
+          found_ = path();
+        break;
+      }
+      case ev::object_end:
+      case ev::array_end:
+        frames_.pop_back();
+        next_element();
+        break;
+      case ev::value:
+        next_element();
+        break;
+    }
+    return true;
+  }
+
+  /// The path of the first repeated key, or empty.
+  const std::string& found() const noexcept {
+    return found_;
+  }
+
+private:
+  struct frame {
+    bool is_array;
+    size_t index;
+    std::set<std::string> keys;
+    std::string key;
+  };
+
+  void next_element() {
+    if (!frames_.empty() && frames_.back().is_array)
+      ++frames_.back().index;
+  }
+
+  std::string path() const {
+    std::string out;
+    for (auto& f : frames_)
+      out = f.is_array ? out + index(f.index) : join(out, f.key);
+    return out;
+  }
+
+  std::vector<frame> frames_;
+  std::string found_;
+};
 
 /// Reads one JSON file, recording the first problem as "FILE: KEY: what".
 /// Objects are checked for unknown keys: a typo must not pass silently.
 class json_reader {
 public:
-  explicit json_reader(std::string file) : file_(std::move(file)) {
+  explicit json_reader(std::string file)
+    : file_(std::move(file)) {
     // nop
   }
 
@@ -59,12 +163,19 @@ public:
     std::ifstream in{file_};
     if (!in)
       return fail("", "cannot open the file");
+    duplicate_key_finder dups;
     try {
-      out = json::parse(in);
+      out = json::parse(in, std::ref(dups));
     } catch (const json::parse_error& e) {
-      // e.what() names the line and column.
-      return fail("", std::string{"malformed JSON: "} + e.what());
+      // what() is "[json.exception.parse_error.101] parse error at line 3,
+      // column 5: ..."; the bracketed id means nothing to an operator.
+      std::string what = e.what();
+      if (auto pos = what.find("] "); pos != std::string::npos)
+        what.erase(0, pos + 2);
+      return fail("", "malformed JSON: " + what);
     }
+    if (!dups.found().empty())
+      return fail(dups.found(), "key appears twice in the same object");
     return true;
   }
 
@@ -101,6 +212,16 @@ public:
       return nullptr;
     }
     return &*i;
+  }
+
+  /// Member `key` of `j` as an object with only `allowed` keys, or null.
+  const json* object_member(const json& j, const std::string& path,
+                            const char* key,
+                            std::initializer_list<const char*> allowed) {
+    auto m = member(j, path, key);
+    if (!m || !object(*m, join(path, key), allowed))
+      return nullptr;
+    return m;
   }
 
   bool str(const json& j, const std::string& path, const char* key,
@@ -151,26 +272,29 @@ public:
       return fail(join(path, key), "expected a number");
     out = m->get<double>();
     if (!(out >= min && out <= max))
-      return fail(join(path, key), "outside " + std::to_string(min) + ".."
-                                     + std::to_string(max));
+      return fail(join(path, key), m->dump() + " is outside " + json(min).dump()
+                                     + ".." + json(max).dump());
     return true;
   }
 
   bool dur(const json& j, const std::string& path, const char* key,
-           duration& out) {
+           duration& out, duration max = one_year) {
     std::string text;
     if (!str(j, path, key, text))
       return false;
-    return parse_dur(join(path, key), text, out);
+    return parse_dur(join(path, key), text, out, max);
   }
 
   bool parse_dur(const std::string& path, const std::string& text,
-                 duration& out) {
+                 duration& out, duration max = one_year) {
     auto d = parse_duration(text);
     if (!d || d->count() == 0)
       return fail(path, "'" + text
                           + "' is not a positive duration such as 30d, 12h, "
                             "5min");
+    if (*d > max)
+      return fail(path,
+                  "'" + text + "' is longer than " + to_string_duration(max));
     out = *d;
     return true;
   }
@@ -185,54 +309,44 @@ public:
       std::string names;
       for (auto n : enum_names<E>::values)
         names += (names.empty() ? "" : ", ") + std::string{n};
-      return fail(join(path, key),
-                  "'" + text + "' is not one of " + names);
+      return fail(join(path, key), "'" + text + "' is not one of " + names);
     }
     return true;
   }
 
-  bool strings(const json& j, const std::string& path, const char* key,
-               std::vector<std::string>& out) {
+  /// A list of distinct strings, each accepted by `valid` (else `expected`
+  /// describes what it should be).
+  template <class Predicate>
+  bool distinct_strings(const json& j, const std::string& path, const char* key,
+                        std::set<std::string>& out, Predicate valid,
+                        const char* expected) {
     auto m = member(j, path, key);
     if (!m)
       return false;
+    auto p = join(path, key);
     if (!m->is_array())
-      return fail(join(path, key), "expected a list of strings");
-    out.clear();
+      return fail(p, "expected a list of strings");
+    std::set<std::string> result;
     for (size_t i = 0; i < m->size(); ++i) {
       auto& x = (*m)[i];
       if (!x.is_string())
-        return fail(join(path, key) + "[" + std::to_string(i) + "]",
-                    "expected a string");
-      out.push_back(x.get<std::string>());
+        return fail(p + index(i), "expected a string");
+      auto s = x.get<std::string>();
+      if (!valid(s))
+        return fail(p + index(i), "'" + s + "' is not " + expected);
+      if (!result.insert(s).second)
+        return fail(p + index(i), "'" + s + "' appears twice");
     }
+    out = std::move(result);
     return true;
-  }
-
-  bool countries(const json& j, const std::string& path, const char* key,
-                 std::set<std::string>& out) {
-    std::vector<std::string> xs;
-    if (!strings(j, path, key, xs))
-      return false;
-    for (size_t i = 0; i < xs.size(); ++i)
-      if (!is_country(xs[i]))
-        return fail(join(path, key) + "[" + std::to_string(i) + "]",
-                    "'" + xs[i]
-                      + "' is not an ISO 3166-1 alpha-2 code such as DE");
-    out = std::set<std::string>(xs.begin(), xs.end());
-    return true;
-  }
-
-  static std::string join(const std::string& path, const std::string& key) {
-    return path.empty() ? key : path + "." + key;
-  }
-
-  caf::error take_error() {
-    return std::move(err_);
   }
 
   bool ok() const {
     return !err_;
+  }
+
+  caf::error take_error() {
+    return std::move(err_);
   }
 
 private:
@@ -255,31 +369,46 @@ caf::error load_catalog(const std::string& file, catalog& out) {
   std::vector<sku> skus;
   std::set<std::string> ids;
   for (size_t i = 0; i < list->size(); ++i) {
-    auto path = "skus[" + std::to_string(i) + "]";
+    auto path = "skus" + index(i);
     auto& j = (*list)[i];
     sku s;
-    if (!r.object(j, path,
-                  {"id", "name", "program", "hosting", "support", "lines"})
-        || !r.str(j, path, "id", s.id) || !r.str(j, path, "name", s.name)
+    if (!j.is_object()) {
+      r.fail(path, "expected an object");
+      return r.take_error();
+    }
+    if (!r.str(j, path, "id", s.id))
+      return r.take_error();
+    if (!is_sku_id(s.id))
+      r.fail(path + ".id", "'" + s.id
+                             + "' is not an id of lower-case letters, digits "
+                               "and '-'");
+    else if (!ids.insert(s.id).second)
+      r.fail(path + ".id", "duplicate SKU id '" + s.id + "'");
+    // From here on, name the SKU too: "skus[9] (oss-sm-...)" is findable.
+    path += " (" + s.id + ")";
+    if (!r.ok()
+        || !r.object(j, path,
+                     {"id", "name", "program", "hosting", "support", "lines"})
+        || !r.str(j, path, "name", s.name)
         || !r.enumeration(j, path, "program", s.program)
         || !r.enumeration(j, path, "hosting", s.hosting)
         || !r.enumeration(j, path, "support", s.support))
       return r.take_error();
-    path += " (" + s.id + ")";
-    if (s.program == program::none)
+    if (s.program == program::none) {
       r.fail(path + ".program", "a catalog SKU belongs to a program");
-    if (!ids.insert(s.id).second)
-      r.fail(path + ".id", "duplicate SKU id '" + s.id + "'");
+      return r.take_error();
+    }
     auto lines = r.member(j, path, "lines");
-    if (!r.ok())
+    if (!lines)
       return r.take_error();
     if (!lines->is_array() || lines->empty()) {
       r.fail(path + ".lines", "expected a non-empty list of lines");
       return r.take_error();
     }
-    int ultimate = 0, support_lines = 0;
+    int ultimate = 0;
+    int support_lines = 0;
     for (size_t k = 0; k < lines->size(); ++k) {
-      auto lpath = path + ".lines[" + std::to_string(k) + "]";
+      auto lpath = path + ".lines" + index(k);
       sku_line line;
       if (!r.object((*lines)[k], lpath, {"product", "term"})
           || !r.enumeration((*lines)[k], lpath, "product", line.product)
@@ -288,14 +417,18 @@ caf::error load_catalog(const std::string& file, catalog& out) {
       (line.product == product::ultimate ? ultimate : support_lines)++;
       s.lines.push_back(line);
     }
+    // Invariant of every offering in seed 001: one Ultimate line, and a
+    // Support line exactly when the SKU is sold "w/ Support".
     if (ultimate != 1)
-      r.fail(path + ".lines", "needs exactly one ultimate line");
+      r.fail(path + ".lines", "needs exactly one ultimate line, has "
+                                + std::to_string(ultimate));
+    else if (support_lines > 1)
+      r.fail(path + ".lines", "has " + std::to_string(support_lines)
+                                + " support lines, at most 1 is allowed");
     else if ((support_lines > 0) != (s.support == support::with))
       r.fail(path + ".support",
              "'" + to_string(s.support) + "' does not match its "
                + std::to_string(support_lines) + " support line(s)");
-    else if (support_lines > 1)
-      r.fail(path + ".lines", "at most one support line");
     if (!r.ok())
       return r.take_error();
     skus.push_back(std::move(s));
@@ -314,69 +447,79 @@ caf::error load_policies(const std::string& file, policies& out) {
       || !r.dur(doc, "", "grace_period", out.grace_period)
       || !r.dur(doc, "", "cure_period", out.cure_period))
     return r.take_error();
-  auto em = r.member(doc, "", "emergency");
-  if (!em || !r.object(*em, "emergency", {"window", "default_days", "max_days"})
-      || !r.dur(*em, "emergency", "window", out.emergency_window)
+  auto em = r.object_member(doc, "", "emergency",
+                            {"window", "default_days", "max_days"});
+  if (!em || !r.dur(*em, "emergency", "window", out.emergency_window)
       || !r.uint(*em, "emergency", "default_days", out.emergency_default_days,
                  1, 365)
       || !r.uint(*em, "emergency", "max_days", out.emergency_max_days, 1, 365))
     return r.take_error();
   if (out.emergency_default_days > out.emergency_max_days) {
-    r.fail("emergency.default_days",
-           std::to_string(out.emergency_default_days)
-             + " exceeds emergency.max_days ("
-             + std::to_string(out.emergency_max_days) + ")");
+    r.fail("emergency.default_days", std::to_string(out.emergency_default_days)
+                                       + " exceeds emergency.max_days ("
+                                       + std::to_string(out.emergency_max_days)
+                                       + ")");
     return r.take_error();
   }
-  auto ren = r.member(doc, "", "renewal");
-  std::vector<std::string> offsets;
-  if (!ren || !r.object(*ren, "renewal", {"reminder_offsets"})
-      || !r.strings(*ren, "renewal", "reminder_offsets", offsets))
+  auto ren = r.object_member(doc, "", "renewal", {"reminder_offsets"});
+  if (!ren)
     return r.take_error();
+  auto offsets = r.member(*ren, "renewal", "reminder_offsets");
+  if (!offsets)
+    return r.take_error();
+  if (!offsets->is_array()) {
+    r.fail("renewal.reminder_offsets", "expected a list of durations");
+    return r.take_error();
+  }
   out.reminder_offsets.clear();
-  for (size_t i = 0; i < offsets.size(); ++i) {
-    auto path = "renewal.reminder_offsets[" + std::to_string(i) + "]";
+  for (size_t i = 0; i < offsets->size(); ++i) {
+    auto path = "renewal.reminder_offsets" + index(i);
+    auto& x = (*offsets)[i];
     duration d;
-    if (!r.parse_dur(path, offsets[i], d))
+    if (!x.is_string()) {
+      r.fail(path, "expected a duration such as \"30d\"");
       return r.take_error();
-    for (auto prev : out.reminder_offsets)
-      if (prev == d) {
-        r.fail(path, "'" + offsets[i] + "' appears twice");
-        return r.take_error();
-      }
-    out.reminder_offsets.push_back(d);
+    }
+    if (!r.parse_dur(path, x.get<std::string>(), d))
+      return r.take_error();
+    auto& xs = out.reminder_offsets;
+    if (std::find(xs.begin(), xs.end(), d) != xs.end()) {
+      r.fail(path, "'" + x.get<std::string>() + "' appears twice");
+      return r.take_error();
+    }
+    xs.push_back(d);
   }
   std::sort(out.reminder_offsets.rbegin(), out.reminder_offsets.rend());
-  auto ver = r.member(doc, "", "verification");
-  if (!ver || !r.object(*ver, "verification", {"timeout", "retries"})
-      || !r.dur(*ver, "verification", "timeout", out.verification_timeout)
+  auto ver = r.object_member(doc, "", "verification", {"timeout", "retries"});
+  if (!ver || !r.dur(*ver, "verification", "timeout", out.verification_timeout)
       || !r.uint(*ver, "verification", "retries", out.verification_retries, 0,
                  10))
     return r.take_error();
-  auto rev = r.member(doc, "", "review");
-  if (!rev || !r.object(*rev, "review", {"answer_business_days"})
+  auto rev = r.object_member(doc, "", "review", {"answer_business_days"});
+  if (!rev
       || !r.uint(*rev, "review", "answer_business_days",
                  out.review_business_days, 1, 60))
     return r.take_error();
-  auto cp = r.member(doc, "", "coupons");
-  if (!cp || !r.object(*cp, "coupons", {"low_stock_runway_days", "forecast"})
+  auto cp = r.object_member(doc, "", "coupons",
+                            {"low_stock_runway_days", "forecast"});
+  if (!cp
       || !r.uint(*cp, "coupons", "low_stock_runway_days",
                  out.low_stock_runway_days, 1, 3650))
     return r.take_error();
-  auto fc = r.member(*cp, "coupons", "forecast");
-  if (!fc || !r.object(*fc, "coupons.forecast", {"edu", "oss", "startups"}))
+  auto fc
+    = r.object_member(*cp, "coupons", "forecast", {"edu", "oss", "startups"});
+  if (!fc)
     return r.take_error();
   out.forecasts.clear();
-  for (auto p : {program::edu, program::oss, program::startups}) {
+  for (auto p : all_programs) {
     auto name = to_string(p);
     auto path = "coupons.forecast." + name;
-    auto j = r.member(*fc, "coupons.forecast", name.c_str());
     coupon_forecast f;
     f.low_stock_runway_days = out.low_stock_runway_days;
+    auto j = r.object_member(*fc, "coupons.forecast", name.c_str(),
+                             {"applications_per_quarter", "expected_renewals",
+                              "reverification_factor"});
     if (!j
-        || !r.object(*j, path,
-                     {"applications_per_quarter", "expected_renewals",
-                      "reverification_factor"})
         || !r.uint(*j, path, "applications_per_quarter",
                    f.applications_per_quarter, 0, 10'000'000)
         || !r.uint(*j, path, "expected_renewals", f.expected_renewals, 0,
@@ -392,26 +535,29 @@ caf::error load_policies(const std::string& file, policies& out) {
 caf::error load_eligibility(const std::string& file, eligibility_rules& out) {
   json_reader r{file};
   json doc;
+  const char* country = "an ISO 3166-1 alpha-2 code such as DE";
   if (!r.load(doc)
-      || !r.object(doc, "",
-                   {"trade_control_countries", "manual_review_countries",
-                    "edu", "oss"})
-      || !r.countries(doc, "", "trade_control_countries",
-                      out.trade_control_countries)
-      || !r.countries(doc, "", "manual_review_countries",
-                      out.manual_review_countries))
+      || !r.object(
+        doc, "",
+        {"trade_control_countries", "manual_review_countries", "edu", "oss"})
+      || !r.distinct_strings(doc, "", "trade_control_countries",
+                             out.trade_control_countries, is_country, country)
+      || !r.distinct_strings(doc, "", "manual_review_countries",
+                             out.manual_review_countries, is_country, country))
     return r.take_error();
-  auto edu = r.member(doc, "", "edu");
-  if (!edu || !r.object(*edu, "edu", {"k12_on_hold"})
-      || !r.boolean(*edu, "edu", "k12_on_hold", out.edu_k12_on_hold))
+  for (auto& c : out.manual_review_countries)
+    if (out.trade_control_countries.count(c)) {
+      r.fail("manual_review_countries", c + " is also a trade-control country");
+      return r.take_error();
+    }
+  auto edu = r.object_member(doc, "", "edu", {"k12_on_hold"});
+  if (!edu || !r.boolean(*edu, "edu", "k12_on_hold", out.edu_k12_on_hold))
     return r.take_error();
-  auto oss = r.member(doc, "", "oss");
-  std::vector<std::string> licenses;
+  auto oss = r.object_member(doc, "", "oss",
+                             {"min_public_projects", "max_private_projects",
+                              "attestation_required",
+                              "self_managed_needs_reason", "osi_licenses"});
   if (!oss
-      || !r.object(*oss, "oss",
-                   {"min_public_projects", "max_private_projects",
-                    "attestation_required", "self_managed_needs_reason",
-                    "osi_licenses"})
       || !r.uint(*oss, "oss", "min_public_projects",
                  out.oss_min_public_projects, 0, 1000)
       || !r.uint(*oss, "oss", "max_private_projects",
@@ -420,19 +566,14 @@ caf::error load_eligibility(const std::string& file, eligibility_rules& out) {
                     out.oss_attestation_required)
       || !r.boolean(*oss, "oss", "self_managed_needs_reason",
                     out.oss_self_managed_needs_reason)
-      || !r.strings(*oss, "oss", "osi_licenses", licenses))
+      || !r.distinct_strings(*oss, "oss", "osi_licenses", out.osi_licenses,
+                             is_spdx_id, "an SPDX identifier such as MIT"))
     return r.take_error();
-  if (licenses.empty()) {
-    r.fail("oss.osi_licenses", "the list is empty");
+  if (out.osi_licenses.empty()) {
+    r.fail("oss.osi_licenses", "the list is empty: no OSS application could "
+                               "pass");
     return r.take_error();
   }
-  out.osi_licenses = std::set<std::string>(licenses.begin(), licenses.end());
-  for (auto& c : out.trade_control_countries)
-    if (out.manual_review_countries.count(c)) {
-      r.fail("manual_review_countries",
-             c + " is also a trade-control country");
-      return r.take_error();
-    }
   return caf::none;
 }
 
@@ -441,51 +582,128 @@ caf::error load_programs(const std::string& file, settings& out) {
   json doc;
   if (!r.load(doc) || !r.object(doc, "", {"programs", "channels"}))
     return r.take_error();
-  auto ps = r.member(doc, "", "programs");
-  if (!ps || !r.object(*ps, "programs", {"edu", "oss", "startups"}))
+  auto ps = r.object_member(doc, "", "programs", {"edu", "oss", "startups"});
+  if (!ps)
     return r.take_error();
   out.programs.clear();
-  for (auto p : {program::edu, program::oss, program::startups}) {
+  for (auto p : all_programs) {
     auto name = to_string(p);
     auto path = "programs." + name;
-    auto j = r.member(*ps, "programs", name.c_str());
     program_info info;
     info.id = p;
-    if (!j
-        || !r.object(*j, path,
-                     {"name", "inbox", "checkout_url", "verification_channel",
-                      "support_macro"})
-        || !r.str(*j, path, "name", info.name)
+    auto j = r.object_member(*ps, "programs", name.c_str(),
+                             {"name", "inbox", "checkout_url",
+                              "verification_channel", "support_macro"});
+    if (!j || !r.str(*j, path, "name", info.name)
         || !r.str(*j, path, "inbox", info.inbox)
         || !r.str(*j, path, "checkout_url", info.checkout_url)
         || !r.enumeration(*j, path, "verification_channel",
                           info.verification_channel)
         || !r.str(*j, path, "support_macro", info.support_macro))
       return r.take_error();
-    if (info.inbox.find('@') == std::string::npos)
+    auto at = info.inbox.find('@');
+    if (at == std::string::npos || at == 0 || at + 1 == info.inbox.size()
+        || info.inbox.find_first_of(" \t<>,;", 0) != std::string::npos)
       r.fail(path + ".inbox", "'" + info.inbox + "' is not an email address");
-    if (info.checkout_url.rfind("https://", 0) != 0)
-      r.fail(path + ".checkout_url", "must be an https:// URL");
+    else if (info.checkout_url.rfind("https://", 0) != 0
+             || info.checkout_url.size() == 8)
+      r.fail(path + ".checkout_url",
+             "'" + info.checkout_url + "' is not an https:// URL");
     if (!r.ok())
       return r.take_error();
     out.programs[p] = info;
   }
-  auto ch = r.member(doc, "", "channels");
-  if (!ch || !r.object(*ch, "channels", {"community_programs", "licensing"})
+  auto ch
+    = r.object_member(doc, "", "channels", {"community_programs", "licensing"});
+  if (!ch
       || !r.str(*ch, "channels", "community_programs", out.community_channel)
       || !r.str(*ch, "channels", "licensing", out.licensing_channel))
     return r.take_error();
+  std::pair<const char*, const std::string*> channels[] = {
+    {"channels.community_programs", &out.community_channel},
+    {"channels.licensing", &out.licensing_channel},
+  };
+  for (auto [key, name] : channels)
+    if (name->front() != '#' || name->size() == 1) {
+      r.fail(key, "'" + *name + "' is not a chat channel such as #name");
+      return r.take_error();
+    }
   return caf::none;
 }
 
-// -- tenured.conf ---------------------------------------------------------------
+// -- tenured.conf -------------------------------------------------------------
+
+/// Renders a CAF parser error as "line L, column C: what".
+std::string describe_parse_error(const caf::error& err) {
+  if (err.category() != caf::atom("parser"))
+    return caf::to_string(err);
+  auto what = caf::to_string(static_cast<caf::pec>(err.code()));
+  std::replace(what.begin(), what.end(), '_', ' ');
+  auto& ctx = err.context();
+  if (!ctx.match_elements<caf::settings>())
+    return what;
+  auto& pos = ctx.get_as<caf::settings>(0);
+  auto line = caf::get_or(pos, "line", int64_t{0});
+  auto column = caf::get_or(pos, "column", int64_t{0});
+  return "line " + std::to_string(line) + ", column " + std::to_string(column)
+         + ": " + what;
+}
+
+/// CAF 0.17.6 keeps its declared options protected; a derived type may name
+/// them, and that is all this type does.
+struct caf_options : caf::actor_system_config {
+  static const caf::config_option_set& of(const caf::actor_system_config& x) {
+    return x.*(&caf_options::custom_options_);
+  }
+};
+
+/// Checks every group but `tenure` against the options CAF declares. CAF
+/// 0.17.6 stores an undeclared key or a value of the wrong type without a
+/// word and then runs with its default, so `max-thread = 2` would quietly
+/// give max(4, cores) threads.
+caf::error check_caf_groups(const caf::actor_system_config& cfg,
+                            const std::string& file) {
+  auto& opts = caf_options::of(cfg);
+  auto fail = [&](const std::string& key, const std::string& what) {
+    return make_error(errc::config_invalid, file + ": " + key + ": " + what);
+  };
+  auto check = [&](const std::string& category, const std::string& name,
+                   const caf::config_value& value) -> caf::error {
+    auto key = category == "global" ? name : category + "." + name;
+    if (caf::holds_alternative<caf::settings>(value))
+      return fail(key, "unknown group");
+    auto opt = opts.qualified_name_lookup(category, name);
+    if (opt == nullptr)
+      return fail(key, "unknown key (a typo?)");
+    if (opt->check(value))
+      return fail(
+        key, "expected a value of type "
+               + std::string{opt->type_name().begin(), opt->type_name().end()});
+    return caf::none;
+  };
+  for (auto& [group, value] : cfg.content) {
+    if (group == "tenure")
+      continue;
+    auto sub = caf::get_if<caf::settings>(&value);
+    if (sub == nullptr) {
+      if (auto err = check("global", group, value))
+        return err;
+      continue;
+    }
+    for (auto& [name, x] : *sub)
+      if (auto err = check(group, name, x))
+        return err;
+  }
+  return caf::none;
+}
 
 /// Reads the `tenure` group of a parsed CAF config, type-checking each value
 /// and refusing unknown keys.
 class conf_reader {
 public:
   conf_reader(std::string file, const caf::settings& content)
-    : file_(std::move(file)), content_(content) {
+    : file_(std::move(file))
+    , content_(content) {
     // nop
   }
 
@@ -496,72 +714,123 @@ public:
     return false;
   }
 
+  /// Marks `key` as known and returns its value, if set.
   const caf::config_value* find(const std::string& key) {
     known_.insert(key);
     return caf::get_if(&content_, "tenure." + key);
   }
 
+  /// A string; CAF's 'atom' literals are accepted too, since CAF's own
+  /// options (policy = 'sharing') teach that spelling.
   void str(const std::string& key, std::string& out) {
-    if (auto v = find(key)) {
-      if (auto s = caf::get_if<std::string>(v); s && !s->empty())
-        out = *s;
-      else
-        fail(key, "expected a non-empty \"string\"");
+    auto v = find(key);
+    if (!v)
+      return;
+    std::string s;
+    if (auto x = caf::get_if<std::string>(v))
+      s = *x;
+    else if (auto a = caf::get_if<caf::atom_value>(v))
+      s = caf::to_string(*a);
+    if (s.empty())
+      fail(key, "expected a non-empty \"string\"");
+    else
+      out = std::move(s);
+  }
+
+  /// A string from `choices`.
+  void choice(const std::string& key, std::string& out,
+              std::initializer_list<const char*> choices) {
+    std::string s;
+    str(key, s);
+    if (s.empty())
+      return;
+    std::string names;
+    for (auto c : choices) {
+      if (s == c) {
+        out = std::move(s);
+        return;
+      }
+      names += (names.empty() ? "" : ", ") + std::string{c};
     }
+    fail(key, "'" + s + "' is not one of " + names);
   }
 
   template <class T>
   void uint(const std::string& key, T& out, int64_t min, int64_t max) {
-    if (auto v = find(key)) {
-      auto i = caf::get_if<caf::config_value::integer>(v);
-      if (!i)
-        fail(key, "expected a whole number");
-      else if (*i < min || *i > max)
-        fail(key, std::to_string(*i) + " is outside " + std::to_string(min)
-                    + ".." + std::to_string(max));
-      else
-        out = static_cast<T>(*i);
-    }
+    auto v = find(key);
+    if (!v)
+      return;
+    auto i = caf::get_if<caf::config_value::integer>(v);
+    if (!i)
+      fail(key, "expected a whole number");
+    else if (*i < min || *i > max)
+      fail(key, std::to_string(*i) + " is outside " + std::to_string(min) + ".."
+                  + std::to_string(max));
+    else
+      out = static_cast<T>(*i);
   }
 
   void boolean(const std::string& key, bool& out) {
-    if (auto v = find(key)) {
-      if (auto b = caf::get_if<bool>(v))
-        out = *b;
-      else
-        fail(key, "expected true or false");
-    }
-  }
-
-  void real(const std::string& key, double& out) {
-    if (auto v = find(key)) {
-      if (auto d = caf::get_if<double>(v))
-        out = *d;
-      else if (auto i = caf::get_if<caf::config_value::integer>(v))
-        out = static_cast<double>(*i);
-      else
-        fail(key, "expected a number");
-    }
-  }
-
-  void dur(const std::string& key, duration& out) {
-    std::string text;
-    str(key, text);
-    if (text.empty())
+    auto v = find(key);
+    if (!v)
       return;
-    auto d = parse_duration(text);
-    if (!d || d->count() == 0)
+    if (auto b = caf::get_if<bool>(v))
+      out = *b;
+    else
+      fail(key, "expected true or false");
+  }
+
+  /// A number in (0, max].
+  void positive_real(const std::string& key, double& out, double max) {
+    auto v = find(key);
+    if (!v)
+      return;
+    double x = 0;
+    if (auto d = caf::get_if<double>(v)) {
+      x = *d;
+    } else if (auto i = caf::get_if<caf::config_value::integer>(v)) {
+      x = static_cast<double>(*i);
+    } else {
+      fail(key, "expected a number");
+      return;
+    }
+    if (!(x > 0 && x <= max))
+      fail(key, caf::deep_to_string(*v) + " is not in (0, "
+                  + std::to_string(static_cast<int64_t>(max)) + "]");
+    else
+      out = x;
+  }
+
+  /// A positive duration up to `max`: "5min" (our notation) or 5min (CAF's
+  /// timespan literal).
+  void dur(const std::string& key, duration& out, duration max) {
+    auto v = find(key);
+    if (!v)
+      return;
+    std::optional<duration> d;
+    std::string text;
+    if (auto ts = caf::get_if<caf::timespan>(v)) {
+      text = caf::deep_to_string(*ts);
+      if (ts->count() > 0)
+        d = std::chrono::duration_cast<duration>(*ts);
+    } else if (auto s = caf::get_if<std::string>(v)) {
+      text = *s;
+      d = parse_duration(text);
+    } else {
+      text = caf::deep_to_string(*v);
+    }
+    if (!d || d->count() <= 0)
       fail(key, "'" + text + "' is not a positive duration such as \"5min\"");
+    else if (*d > max)
+      fail(key, "'" + text + "' is longer than " + to_string_duration(max));
     else
       out = *d;
   }
 
   /// Every key under `tenure` must have been read.
   void check_unknown() {
-    auto top = caf::get_if<caf::settings>(&content_, "tenure");
-    if (!top)
-      return;
-    walk(*top, "");
+    if (auto top = caf::get_if<caf::settings>(&content_, "tenure"))
+      walk(*top, "");
   }
 
   caf::error take_error() {
@@ -571,7 +840,7 @@ public:
 private:
   void walk(const caf::settings& dict, const std::string& prefix) {
     for (auto& [k, v] : dict) {
-      auto key = prefix.empty() ? std::string{k} : prefix + "." + k;
+      auto key = join(prefix, k);
       if (auto sub = caf::get_if<caf::settings>(&v))
         walk(*sub, key);
       else if (!known_.count(key))
@@ -585,44 +854,59 @@ private:
   caf::error err_;
 };
 
+/// Every program of programs.json sells at least one SKU, and every SKU's
+/// program is described there: a success email needs both.
+caf::error check_programs_have_skus(const settings& s) {
+  for (auto p : all_programs)
+    if (s.skus.of(p).empty())
+      return make_error(errc::config_invalid, s.files.catalog
+                                                + ": skus: no SKU for program '"
+                                                + to_string(p) + "'");
+  return caf::none;
+}
+
 } // namespace
 
-caf::expected<settings> load_data_files(settings base,
-                                        const std::string& catalog_path,
-                                        const std::string& policies_path,
-                                        const std::string& eligibility_path,
-                                        const std::string& programs_path) {
-  if (auto err = load_catalog(catalog_path, base.skus))
+caf::expected<settings> load_data_files(settings base) {
+  if (auto err = load_catalog(base.files.catalog, base.skus))
     return err;
-  if (auto err = load_policies(policies_path, base.policy))
+  if (auto err = load_policies(base.files.policies, base.policy))
     return err;
-  if (auto err = load_eligibility(eligibility_path, base.eligibility))
+  if (auto err = load_eligibility(base.files.eligibility, base.eligibility))
     return err;
-  if (auto err = load_programs(programs_path, base))
+  if (auto err = load_programs(base.files.programs, base))
+    return err;
+  if (auto err = check_programs_have_skus(base))
     return err;
   return base;
 }
 
-caf::expected<settings> load_settings(caf::actor_system_config& cfg,
+caf::expected<settings> read_settings(const caf::actor_system_config& cfg,
                                       const std::string& conf_path) {
-  // CAF silently ignores a missing file; we do not.
-  std::ifstream probe{conf_path};
-  if (!probe)
+  auto& content = cfg.content;
+  // CAF 0.17.6 drops the whole file without an error when a '}' is missing
+  // at its end; our group's absence is how that shows.
+  if (!caf::get_if<caf::settings>(&content, "tenure"))
     return make_error(errc::config_invalid,
-                      conf_path + ": cannot open the configuration file");
-  if (auto err = cfg.parse(caf::actor_system_config::string_list{},
-                           conf_path.c_str()))
-    return make_error(errc::config_invalid,
-                      conf_path + ": " + caf::to_string(err));
+                      conf_path
+                        + ": tenure: missing group (is a '}' "
+                          "missing?)");
+  if (auto err = check_caf_groups(cfg, conf_path))
+    return err;
   settings s;
-  conf_reader r{conf_path, cfg.content};
+  conf_reader r{conf_path, content};
   r.str("node.data-dir", s.node.data_dir);
   r.str("node.host", s.node.host);
-  r.uint("node.http-port", s.node.http_port, 0, 65535);
-  r.uint("node.shell-port", s.node.shell_port, 0, 65535);
-  r.str("node.clock", s.node.clock);
-  r.real("node.clock-days-per-second", s.node.clock_days_per_second);
-  r.str("node.log-level", s.node.log_level);
+  // No port 0 here: operators and external systems must know where a node
+  // listens. Tests pick a free port with tenured's --http-port 0.
+  r.uint("node.http-port", s.node.http_port, 1, 65535);
+  r.uint("node.shell-port", s.node.shell_port, 1, 65535);
+  r.choice("node.clock", s.node.clock, {"system", "manual", "accelerated"});
+  r.positive_real("node.clock-days-per-second", s.node.clock_days_per_second,
+                  1e6);
+  // The names of log::level (actors/log.hpp).
+  r.choice("node.log-level", s.node.log_level,
+           {"trace", "debug", "info", "warn", "error", "off"});
   r.boolean("store.sync", s.store.sync);
   r.uint("store.max-group-commits", s.store.max_group_commits, 1, 1'000'000);
   r.uint("store.max-group-bytes", s.store.max_group_bytes, 4096,
@@ -630,31 +914,46 @@ caf::expected<settings> load_settings(caf::actor_system_config& cfg,
   size_t cache_mib = s.store.block_cache_bytes >> 20;
   r.uint("store.block-cache-mib", cache_mib, 1, 1 << 20);
   s.store.block_cache_bytes = cache_mib << 20;
-  r.dur("registry.idle-passivation", s.registry.idle_passivation);
-  std::string data[4] = {"catalog.json", "policies.json", "eligibility.json",
-                         "programs.json"};
-  r.str("data.catalog", data[0]);
-  r.str("data.policies", data[1]);
-  r.str("data.eligibility", data[2]);
-  r.str("data.programs", data[3]);
+  r.dur("registry.idle-passivation", s.registry.idle_passivation,
+        std::chrono::duration_cast<duration>(days{1}));
+  r.str("data.catalog", s.files.catalog);
+  r.str("data.policies", s.files.policies);
+  r.str("data.eligibility", s.files.eligibility);
+  r.str("data.programs", s.files.programs);
   r.check_unknown();
   if (auto err = r.take_error())
     return err;
-  if (s.node.clock != "system" && s.node.clock != "manual"
-      && s.node.clock != "accelerated")
+  if (s.node.http_port == s.node.shell_port)
     return make_error(errc::config_invalid,
-                      conf_path + ": tenure.node.clock: '" + s.node.clock
-                        + "' is not one of system, manual, accelerated");
-  if (!(s.node.clock_days_per_second > 0))
-    return make_error(errc::config_invalid,
-                      conf_path
-                        + ": tenure.node.clock-days-per-second: must be > 0");
-  // Data files resolve against the directory of the configuration file.
+                      conf_path + ": tenure.node.shell-port: "
+                        + std::to_string(s.node.shell_port)
+                        + " is also tenure.node.http-port");
+  // Data files resolve against the directory of the configuration file, so
+  // that a node started from any working directory finds the same files.
   auto dir = std::filesystem::path{conf_path}.parent_path();
-  for (auto& d : data)
-    if (std::filesystem::path{d}.is_relative())
-      d = (dir / d).string();
-  return load_data_files(std::move(s), data[0], data[1], data[2], data[3]);
+  for (auto f : {&s.files.catalog, &s.files.policies, &s.files.eligibility,
+                 &s.files.programs})
+    if (std::filesystem::path{*f}.is_relative())
+      *f = (dir / *f).string();
+  return load_data_files(std::move(s));
+}
+
+caf::expected<settings> load_settings(caf::actor_system_config& cfg,
+                                      const std::string& conf_path) {
+  // CAF silently ignores a file it cannot open; we do not.
+  if (!std::ifstream{conf_path})
+    return make_error(errc::config_invalid,
+                      conf_path + ": cannot open the configuration file");
+  if (auto err
+      = cfg.parse(caf::actor_system_config::string_list{}, conf_path.c_str()))
+    return make_error(errc::config_invalid,
+                      conf_path + ": " + describe_parse_error(err));
+  return read_settings(cfg, conf_path);
+}
+
+caf::expected<settings> load_settings(const std::string& conf_path) {
+  caf::actor_system_config cfg;
+  return load_settings(cfg, conf_path);
 }
 
 } // namespace tenure
