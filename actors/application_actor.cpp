@@ -7,6 +7,7 @@
 #include "actors/atoms.hpp"
 #include "actors/entity_io.hpp"
 #include "actors/log.hpp"
+#include "actors/unexpected.hpp"
 #include "messages/errc.hpp"
 #include "messages/type_ids.hpp"
 
@@ -66,7 +67,7 @@ caf::behavior busy(self_ptr self, const application_deps& deps) {
       auto pending = std::move(*st.pending);
       st.pending.reset();
       self->unbecome();
-      self->set_default_handler(caf::print_and_drop);
+      self->set_default_handler(drop_unexpected);
       if (err == errc::conflict && !pending.retried) {
         lg.info("version conflict, reloading id={}", st.id);
         auto reloaded = app_io::load(*deps.store, st.id);
@@ -84,8 +85,16 @@ caf::behavior busy(self_ptr self, const application_deps& deps) {
         pending.rp.deliver(err);
         return;
       }
+      bool just_verified
+        = pending.next.state == application_state::awaiting_code
+          && (!st.app || st.app->state != application_state::awaiting_code);
       st.app = pending.next;
       pending.rp.deliver(std::move(pending.next));
+      // Stage 2 follows stage 1 at once: ask the pool for a code. Sent
+      // anonymously: nobody waits for the reply.
+      if (just_verified)
+        caf::anon_send(caf::actor_cast<caf::actor>(self),
+                       book_code{st.app->id});
     },
   };
 }
@@ -103,6 +112,7 @@ caf::behavior application_actor(self_ptr self, std::string id,
     return {};
   }
   self->state.app = std::move(*loaded);
+  self->set_default_handler(drop_unexpected);
   auto idle = std::chrono::milliseconds(deps.idle_after.count());
   return {
     [=](submit_application& cmd) -> caf::result<application> {
@@ -118,6 +128,32 @@ caf::behavior application_actor(self_ptr self, std::string id,
     },
     [=](withdraw_application& cmd) -> caf::result<application> {
       return run(self, deps, std::move(cmd));
+    },
+    [=](const book_code&) -> caf::result<application> {
+      auto& st = self->state;
+      if (!st.app)
+        return make_error(errc::not_found, "no application " + st.id);
+      if (st.app->state != application_state::awaiting_code)
+        return *st.app; // booked already, or no longer bookable
+      auto pool = deps.pools[static_cast<size_t>(st.app->program) % 3];
+      if (!pool)
+        return make_error(errc::unavailable,
+                          "no coupon pool for " + to_string(st.app->program));
+      auto rp = self->make_response_promise();
+      // await: nothing else runs until the pool answers, so the code is
+      // recorded on the state it was asked for.
+      self->request(pool, std::chrono::seconds(30), book_code{st.app->id})
+        .await(
+          [=](std::string& code) mutable {
+            run(self, deps, assign_code{std::move(code)}, rp);
+          },
+          [=](caf::error& err) mutable {
+            if (err == errc::pool_empty)
+              run(self, deps, note_pool_empty{}, rp);
+            else
+              rp.deliver(err);
+          });
+      return rp;
     },
     [=](get_atom) -> caf::result<application> {
       if (!self->state.app)

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
 
@@ -22,6 +23,9 @@ struct application_deps {
   duration idle_after = std::chrono::minutes(5);
   /// The registry that spawned the actor (receives `idle`); may be empty.
   caf::actor registry;
+  /// The coupon pools, indexed by program; a missing pool leaves verified
+  /// applications waiting.
+  std::array<caf::actor, 3> pools;
 };
 
 struct application_actor_state {
@@ -48,7 +52,8 @@ struct application_actor_state {
 /// state. Activated from its snapshot; the registry spawns it.
 ///
 /// Handles: `submit_application`, `record_verification`, `appeal_rejection`,
-/// `withdraw_application`, `(get_atom)`, `(history_atom)`; replies with
+/// `withdraw_application`, `book_code`, `(get_atom)`, `(history_atom)`;
+/// replies with
 /// `application` (or `std::vector<history_entry>`) or a `tenure::errc`.
 caf::behavior
 application_actor(caf::stateful_actor<application_actor_state>* self,

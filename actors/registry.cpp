@@ -7,6 +7,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/log.hpp"
+#include "actors/unexpected.hpp"
 #include "messages/errc.hpp"
 #include "messages/type_ids.hpp"
 
@@ -29,6 +30,7 @@ caf::actor activate(self_ptr self, const registry_deps& deps,
   ad.rules = deps.rules;
   ad.idle_after = deps.idle_after;
   ad.registry = caf::actor_cast<caf::actor>(self);
+  ad.pools = deps.pools;
   auto hdl = self->spawn<caf::linked>(application_actor, id.str(), ad);
   st.active.emplace(id.str(), hdl);
   ++st.activations;
@@ -38,6 +40,7 @@ caf::actor activate(self_ptr self, const registry_deps& deps,
 } // namespace
 
 caf::behavior registry_actor(self_ptr self, registry_deps deps) {
+  self->set_default_handler(drop_unexpected);
   // Entity actors are linked to the registry: they end with it (a node's
   // shutdown waits for them), and their exits arrive here as exit messages
   // instead of taking the registry down.
@@ -73,6 +76,10 @@ caf::behavior registry_actor(self_ptr self, registry_deps deps) {
       return self->delegate(hdl, std::move(cmd));
     },
     [=](withdraw_application& cmd) {
+      auto hdl = activate(self, deps, cmd.id);
+      return self->delegate(hdl, std::move(cmd));
+    },
+    [=](book_code& cmd) {
       auto hdl = activate(self, deps, cmd.id);
       return self->delegate(hdl, std::move(cmd));
     },

@@ -19,6 +19,8 @@ struct registry_deps {
   id_generator* ids = nullptr;
   /// Idle time before an entity actor is passivated. Default: 5 min.
   duration idle_after = std::chrono::minutes(5);
+  /// The coupon pools by program (edu, oss, startups).
+  std::array<caf::actor, 3> pools;
 };
 
 struct registry_state {

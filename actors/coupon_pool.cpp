@@ -1,0 +1,256 @@
+#include "actors/coupon_pool.hpp"
+
+#include <algorithm>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+
+#include "actors/atoms.hpp"
+#include "actors/log.hpp"
+#include "actors/unexpected.hpp"
+#include "messages/codec.hpp"
+#include "messages/errc.hpp"
+#include "messages/type_ids.hpp"
+#include "storage/keys.hpp"
+
+namespace tenure {
+
+namespace {
+
+using self_ptr = caf::stateful_actor<coupon_pool_state>*;
+
+const log::logger lg{"coupons"};
+
+// Waiting applications share the coupon family under a name no code can
+// have ('~' is not a code character).
+constexpr std::string_view waiting_tag = "~waiting";
+
+caf::error load(self_ptr self, const coupon_pool_deps& deps) {
+  auto& st = self->state;
+  auto prefix = storage::coupon_key(to_string(st.program), "");
+  auto rows = deps.store->scan(storage::cf::coupons, prefix);
+  if (!rows)
+    return std::move(rows.error());
+  std::vector<coupon> available;
+  for (auto& row : *rows) {
+    auto name = std::string_view{row.key}.substr(prefix.size());
+    if (name.substr(0, waiting_tag.size()) == waiting_tag) {
+      auto app = std::string{name.substr(waiting_tag.size() + 1)};
+      if (st.waiting_set.insert(app).second)
+        st.waiting.push_back(app);
+      continue;
+    }
+    auto c = decode<coupon>(row.value);
+    if (!c)
+      return std::move(c.error());
+    if (c->state == coupon_state::available)
+      available.push_back(*c);
+    else
+      st.by_app[c->application.str()] = c->code;
+    if (c->state == coupon_state::redeemed)
+      ++st.redeemed;
+    st.by_code.emplace(c->code, std::move(*c));
+  }
+  // Oldest import first (import ids are ULIDs), then file order is lost;
+  // any order is fine for single-use codes.
+  std::stable_sort(available.begin(), available.end(),
+                   [](auto& x, auto& y) { return x.import < y.import; });
+  for (auto& c : available)
+    st.available.push_back(c.code);
+  // Waiting applications may have been booked after the snapshot of the
+  // waiting list was written; booked ones are dropped when they ask again.
+  return caf::none;
+}
+
+/// Reserves the next code for `app` in memory and returns the batch that
+/// makes it durable; nothing when the pool is empty.
+std::optional<std::pair<std::string, storage::batch>>
+reserve(self_ptr self, const coupon_pool_deps& deps, const std::string& app) {
+  auto& st = self->state;
+  if (st.available.empty())
+    return std::nullopt;
+  auto code = st.available.front();
+  st.available.pop_front();
+  auto& c = st.by_code[code];
+  c.state = coupon_state::reserved;
+  c.application = *app_id::parse(app);
+  c.reserved_at = deps.clock->now();
+  st.by_app[app] = code;
+  storage::batch b;
+  b.put(storage::cf::coupons, storage::coupon_key(to_string(st.program), code),
+        encode(c));
+  if (st.waiting_set.erase(app)) {
+    b.erase(storage::cf::coupons, coupon_waiting_key(st.program, app));
+    // The deque entry is skipped when reached.
+  }
+  return std::make_pair(code, std::move(b));
+}
+
+void undo_reserve(self_ptr self, const std::string& app,
+                  const std::string& code) {
+  auto& st = self->state;
+  auto& c = st.by_code[code];
+  c.state = coupon_state::available;
+  c.application = {};
+  st.by_app.erase(app);
+  st.available.push_front(code);
+}
+
+} // namespace
+
+std::string coupon_waiting_key(program p, std::string_view app) {
+  std::string name{waiting_tag};
+  name += '\0';
+  name += app;
+  return storage::coupon_key(to_string(p), name);
+}
+
+caf::behavior coupon_pool_actor(self_ptr self, tenure::program program,
+                                coupon_pool_deps deps) {
+  self->state.program = program;
+  if (auto err = load(self, deps)) {
+    lg.error("cannot load pool program={} error={}", to_string(program),
+             error_message(err));
+    self->quit(err);
+    return {};
+  }
+  self->set_default_handler(drop_unexpected);
+  lg.info("pool loaded program={} available={} reserved={} waiting={}",
+          to_string(program), self->state.available.size(),
+          self->state.by_app.size() - self->state.redeemed,
+          self->state.waiting.size());
+  return {
+    [=](const book_code& req) -> caf::result<std::string> {
+      auto& st = self->state;
+      auto app = req.id.str();
+      if (auto i = st.by_app.find(app); i != st.by_app.end())
+        return i->second; // asked before: the same code
+      auto rp = self->make_response_promise();
+      auto reserved = reserve(self, deps, app);
+      if (!reserved) {
+        if (st.waiting_set.count(app))
+          return make_error(errc::pool_empty);
+        st.waiting_set.insert(app);
+        st.waiting.push_back(app);
+        storage::batch b;
+        b.put(storage::cf::coupons, coupon_waiting_key(st.program, app), "");
+        deps.store->commit(std::move(b), [rp](const caf::error& err) mutable {
+          rp.deliver(err ? err : make_error(errc::pool_empty));
+        });
+        return rp;
+      }
+      auto& [code, b] = *reserved;
+      auto hdl = caf::actor_cast<caf::actor>(self);
+      deps.store->commit(std::move(b), [rp, hdl, app, code = code](
+                                         const caf::error& err) mutable {
+        if (err) {
+          // Give the code back on the actor's thread.
+          caf::anon_send(hdl, committed_atom::value, app, code, err);
+          rp.deliver(err);
+          return;
+        }
+        rp.deliver(code);
+      });
+      return rp;
+    },
+    [=](committed_atom, const std::string& app, const std::string& code,
+        const caf::error&) { undo_reserve(self, app, code); },
+    [=](import_coupons& cmd) -> caf::result<import_report> {
+      auto& st = self->state;
+      if (cmd.program != st.program)
+        return make_error(errc::invalid_argument,
+                          "program: this pool is " + to_string(st.program));
+      auto parsed = parse_coupon_csv(cmd.csv);
+      if (!parsed)
+        return std::move(parsed.error());
+      auto now = deps.clock->now();
+      auto report = parsed->report;
+      report.id = deps.ids->next<imp_id>(now);
+      report.program = st.program;
+      storage::batch b;
+      std::vector<std::string> fresh;
+      for (auto& code : parsed->codes) {
+        if (st.by_code.count(code)) {
+          ++report.already_present;
+          continue;
+        }
+        coupon c;
+        c.code = code;
+        c.program = st.program;
+        c.import = report.id;
+        c.imported_at = now;
+        // insert(): a code already stored (by a concurrent import) fails
+        // the batch instead of overwriting its state.
+        b.insert(storage::cf::coupons,
+                 storage::coupon_key(to_string(st.program), code), encode(c));
+        st.by_code.emplace(code, std::move(c));
+        fresh.push_back(code);
+      }
+      report.imported = fresh.size();
+      auto rp = self->make_response_promise();
+      if (fresh.empty()) {
+        rp.deliver(report);
+        return rp;
+      }
+      auto hdl = caf::actor_cast<caf::actor>(self);
+      deps.store->commit(std::move(b), [=](const caf::error& err) mutable {
+        caf::anon_send(hdl, committed_atom::value, report, fresh, err);
+        if (err)
+          rp.deliver(err);
+        else
+          rp.deliver(report);
+      });
+      return rp;
+    },
+    [=](committed_atom, const import_report& report,
+        const std::vector<std::string>& fresh, const caf::error& err) {
+      auto& st = self->state;
+      if (err) {
+        for (auto& code : fresh)
+          st.by_code.erase(code);
+        lg.warn("import failed program={} error={}", to_string(st.program),
+                error_message(err));
+        return;
+      }
+      for (auto& code : fresh)
+        st.available.push_back(code);
+      lg.info("imported program={} import={} lines={} imported={} blank={} "
+              "duplicates={} present={} invalid={}",
+              to_string(st.program), report.id.str(), report.lines,
+              report.imported, report.blank, report.duplicate_in_file,
+              report.already_present, report.invalid);
+      // Wake the waiting applications, as many as there are codes; each asks
+      // for its code itself, so booking stays idempotent.
+      auto codes = st.available.size();
+      auto todo = st.waiting.size();
+      for (size_t i = 0; i < todo && codes > 0; ++i) {
+        auto app = std::move(st.waiting.front());
+        st.waiting.pop_front();
+        if (!st.waiting_set.count(app))
+          continue; // booked meanwhile: a stale entry
+        if (auto id = app_id::parse(app)) {
+          if (st.registry)
+            caf::anon_send(st.registry, book_code{*id}); // no reply wanted
+          --codes;
+        }
+        // Stays waiting until its code is reserved, so a lost wake-up is
+        // repeated by the next import.
+        st.waiting.push_back(std::move(app));
+      }
+    },
+    [=](caf::actor& registry) { self->state.registry = std::move(registry); },
+    [=](get_atom) {
+      auto& st = self->state;
+      pool_stock s;
+      s.program = st.program;
+      s.available = st.available.size();
+      s.redeemed = st.redeemed;
+      s.reserved = st.by_app.size() - st.redeemed;
+      s.yearly_need = yearly_need(deps.forecast);
+      s.runway_days = runway_days(s.available, deps.forecast);
+      return s;
+    },
+  };
+}
+
+} // namespace tenure

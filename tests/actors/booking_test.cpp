@@ -1,0 +1,241 @@
+// Stage 2 under concurrency: coupon codes are given exactly once.
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "actors/atoms.hpp"
+#include "actors/coupon_pool.hpp"
+#include "actors/registry.hpp"
+#include "messages/errc.hpp"
+#include "messages/type_ids.hpp"
+#include "storage/memory_store.hpp"
+
+using namespace tenure;
+using namespace std::chrono_literals;
+
+namespace {
+
+const time_point t0 = from_unix_ms(1'795'000'000'000);
+
+struct config : caf::actor_system_config {
+  config() {
+    tenure::add_message_types(*this);
+    set("scheduler.max-threads", 2);
+    set("scheduler.policy", caf::atom("sharing"));
+  }
+};
+
+application draft(int i) {
+  application a;
+  a.program = program::edu;
+  a.applicant
+    = {"Applicant " + std::to_string(i),
+       "a" + std::to_string(i) + "@uni.example.edu", "Lecturer", "GB"};
+  a.organisation
+    = {"uni" + std::to_string(i) + ".example.edu", "University", "GB", ""};
+  a.edu.institution = "University";
+  a.seats = 10;
+  return a;
+}
+
+std::string csv(int from, int to) {
+  std::string out;
+  for (int i = from; i < to; ++i)
+    out += "EDU-" + std::to_string(100000 + i) + "\n";
+  return out;
+}
+
+struct cluster {
+  explicit cluster(storage::store& st)
+    : clk(t0)
+    , sys(cfg)
+    , self(sys) {
+    coupon_pool_deps pd;
+    pd.store = &st;
+    pd.clock = &clk;
+    pd.ids = &ids;
+    pool = sys.spawn(coupon_pool_actor, program::edu, pd);
+    registry_deps rd;
+    rd.store = &st;
+    rd.clock = &clk;
+    rd.rules = &rules;
+    rd.ids = &ids;
+    rd.pools = {pool, caf::actor{}, caf::actor{}};
+    registry = sys.spawn(registry_actor, rd);
+    self->send(pool, registry);
+  }
+
+  ~cluster() {
+    self->send_exit(registry, caf::exit_reason::user_shutdown);
+    self->send_exit(pool, caf::exit_reason::user_shutdown);
+  }
+
+  import_report import(const std::string& text) {
+    import_report rep;
+    self->request(pool, 60s, import_coupons{program::edu, text, "test.csv"})
+      .receive([&](import_report& r) { rep = r; },
+               [&](caf::error& err) { ADD_FAILURE() << error_message(err); });
+    return rep;
+  }
+
+  pool_stock stock() {
+    pool_stock s;
+    self->request(pool, 10s, get_atom::value)
+      .receive([&](pool_stock& x) { s = x; }, [](caf::error&) {});
+    return s;
+  }
+
+  /// Sends `msgs` without waiting, then collects every reply.
+  template <class T>
+  std::vector<application> all(const std::vector<T>& msgs) {
+    for (auto& m : msgs)
+      self->send(registry, m);
+    std::vector<application> out;
+    for (size_t i = 0; i < msgs.size(); ++i)
+      self->receive(
+        [&](application& a) { out.push_back(std::move(a)); },
+        [&](caf::error& err) { ADD_FAILURE() << error_message(err); });
+    return out;
+  }
+
+  std::vector<application> states(const std::vector<app_id>& ids) {
+    std::vector<application> out;
+    for (auto& id : ids)
+      self->send(registry, get_atom::value, id);
+    for (size_t i = 0; i < ids.size(); ++i)
+      self->receive(
+        [&](application& a) { out.push_back(std::move(a)); },
+        [&](caf::error& err) { ADD_FAILURE() << error_message(err); });
+    return out;
+  }
+
+  /// Waits (bounded) until `booked` applications hold a code.
+  std::vector<application> wait_booked(const std::vector<app_id>& ids,
+                                       size_t booked) {
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    for (;;) {
+      auto s = states(ids);
+      size_t n = 0;
+      for (auto& a : s)
+        n += a.state == application_state::booked;
+      if (n >= booked || std::chrono::steady_clock::now() > deadline)
+        return s;
+    }
+  }
+
+  manual_clock clk;
+  eligibility_rules rules;
+  id_generator ids{5};
+  config cfg;
+  caf::actor_system sys;
+  caf::scoped_actor self;
+  caf::actor pool;
+  caf::actor registry;
+};
+
+} // namespace
+
+TEST(booking, ten_thousand_verified_at_once_share_one_thousand_codes) {
+  constexpr int apps = 10'000;
+  storage::memory_store st;
+  cluster c{st};
+  auto first = c.import(csv(0, 1'000));
+  EXPECT_EQ(first.imported, 1'000u);
+  std::vector<submit_application> submits;
+  for (int i = 0; i < apps; ++i)
+    submits.push_back(submit_application{draft(i)});
+  std::vector<app_id> ids;
+  for (auto& a : c.all(submits))
+    ids.push_back(a.id);
+  ASSERT_EQ(ids.size(), size_t{apps});
+  std::vector<record_verification> verifies;
+  for (auto& id : ids)
+    verifies.push_back(record_verification{id, verification_outcome::verified,
+                                           "", "verifier", ""});
+  ASSERT_EQ(c.all(verifies).size(), size_t{apps});
+  // Exactly 1,000 booked, no code twice, 9,000 waiting.
+  auto s = c.wait_booked(ids, 1'000);
+  std::set<std::string> codes;
+  size_t booked = 0, waiting = 0;
+  for (auto& a : s) {
+    if (a.state == application_state::booked) {
+      ++booked;
+      codes.insert(a.coupon_code);
+    } else if (a.state == application_state::awaiting_code) {
+      ++waiting;
+    }
+  }
+  EXPECT_EQ(booked, 1'000u);
+  EXPECT_EQ(codes.size(), 1'000u);
+  EXPECT_EQ(waiting, 9'000u);
+  auto stock = c.stock();
+  EXPECT_EQ(stock.available, 0u);
+  EXPECT_EQ(stock.reserved, 1'000u);
+  // A booking delivered twice changes nothing.
+  c.self->request(c.registry, 10s, book_code{*ids.begin()})
+    .receive([&](application& a) { EXPECT_EQ(a.version, s[0].version); },
+             [](caf::error&) {});
+  // 9,000 more codes book everyone who waited.
+  auto second = c.import(csv(1'000, 10'000));
+  EXPECT_EQ(second.imported, 9'000u);
+  s = c.wait_booked(ids, apps);
+  codes.clear();
+  booked = 0;
+  for (auto& a : s)
+    if (a.state == application_state::booked) {
+      ++booked;
+      codes.insert(a.coupon_code);
+    }
+  EXPECT_EQ(booked, size_t{apps});
+  EXPECT_EQ(codes.size(), size_t{apps});
+  EXPECT_EQ(c.stock().available, 0u);
+}
+
+TEST(booking, imports_report_blanks_duplicates_and_codes_already_present) {
+  storage::memory_store st;
+  cluster c{st};
+  auto r1 = c.import("AAAA-1\n\nBBBB-2\nAAAA-1\n");
+  EXPECT_EQ(r1.imported, 2u);
+  EXPECT_EQ(r1.blank, 1u);
+  EXPECT_EQ(r1.duplicate_in_file, 1u);
+  auto r2 = c.import("AAAA-1\nBBBB-2\nCCCC-3\n"); // repeated import
+  EXPECT_EQ(r2.imported, 1u);
+  EXPECT_EQ(r2.already_present, 2u);
+  EXPECT_EQ(c.stock().available, 3u);
+}
+
+TEST(booking, a_restarted_pool_keeps_reservations_and_waiting_applications) {
+  storage::memory_store st;
+  std::vector<app_id> ids;
+  {
+    cluster c{st};
+    c.import(csv(0, 2));
+    std::vector<submit_application> submits;
+    for (int i = 0; i < 3; ++i)
+      submits.push_back(submit_application{draft(i)});
+    for (auto& a : c.all(submits))
+      ids.push_back(a.id);
+    std::vector<record_verification> verifies;
+    for (auto& id : ids)
+      verifies.push_back(record_verification{id, verification_outcome::verified,
+                                             "", "verifier", ""});
+    c.all(verifies);
+    c.wait_booked(ids, 2);
+  }
+  cluster c{st};
+  auto stock = c.stock();
+  EXPECT_EQ(stock.reserved, 2u);
+  EXPECT_EQ(stock.available, 0u);
+  c.import(csv(2, 3));
+  auto s = c.wait_booked(ids, 3);
+  std::set<std::string> codes;
+  for (auto& a : s)
+    codes.insert(a.coupon_code);
+  EXPECT_EQ(codes.size(), 3u);
+  EXPECT_EQ(codes.count(""), 0u);
+}
