@@ -5,8 +5,8 @@
 // stopped in reverse order. No singletons, no global lookups.
 //
 //   flags -> settings -> log level -> clock -> store -> actor system
-//         -> registry -> gateway ... SIGINT/SIGTERM ... gateway -> registry
-//         and entity actors -> actor system -> store
+//         -> coupon pools -> registry -> gateway ... SIGINT/SIGTERM ... gateway
+//         -> registry, entity actors and pools -> actor system -> store
 
 #include <csignal>
 #include <cstdio>
@@ -25,6 +25,7 @@
 #include <caf/send.hpp>
 
 #include "actors/clock.hpp"
+#include "actors/coupon_pool.hpp"
 #include "actors/log.hpp"
 #include "actors/registry.hpp"
 #include "messages/errc.hpp"
@@ -95,8 +96,7 @@ std::optional<flags> parse_flags(int argc, char** argv) {
     }
     auto v = value();
     if (!v || v->empty()) {
-      std::fprintf(stderr, "tenured: option %s needs a value\n",
-                   name.c_str());
+      std::fprintf(stderr, "tenured: option %s needs a value\n", name.c_str());
       return std::nullopt;
     }
     if (name == "--config") {
@@ -188,7 +188,8 @@ int run(const flags& fl, const sigset_t& stop_signals) {
   auto data_dir = std::filesystem::absolute(settings.node.data_dir, ec);
   std::filesystem::create_directories(data_dir, ec);
   if (ec) {
-    std::fprintf(stderr, "tenured: cannot start: cannot create data dir %s: %s\n",
+    std::fprintf(stderr,
+                 "tenured: cannot start: cannot create data dir %s: %s\n",
                  data_dir.c_str(), ec.message().c_str());
     return exit_cannot_start;
   }
@@ -222,11 +223,30 @@ int run(const flags& fl, const sigset_t& stop_signals) {
     reg_deps.rules = &settings.eligibility;
     reg_deps.ids = &ids;
     reg_deps.idle_after = settings.registry.idle_passivation;
+    // One coupon pool per program; the registry is spawned after them and
+    // introduced to them, since each needs the other.
+    std::vector<caf::actor> pools;
+    for (auto p : {tenure::program::edu, tenure::program::oss,
+                   tenure::program::startups}) {
+      tenure::coupon_pool_deps pd;
+      pd.store = store->get();
+      pd.clock = clk->get();
+      pd.ids = &ids;
+      if (auto i = settings.policy.forecasts.find(p);
+          i != settings.policy.forecasts.end())
+        pd.forecast = i->second;
+      pools.push_back(sys.spawn(tenure::coupon_pool_actor, p, pd));
+      reg_deps.pools[static_cast<size_t>(p)] = pools.back();
+    }
     auto registry = sys.spawn(tenure::registry_actor, reg_deps);
+    for (auto& pool : pools)
+      caf::anon_send(pool, registry);
     // Entity actors end with the registry; the system's destructor below
     // waits for them, and their last commits complete in the store.
     auto stop_actors = [&] {
       caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+      for (auto& pool : pools)
+        caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
     };
 
     // -- gateway --------------------------------------------------------------
