@@ -4,9 +4,10 @@
 // started here in dependency order, handed its dependencies explicitly, and
 // stopped in reverse order. No singletons, no global lookups.
 //
-//   flags -> settings -> log level -> clock -> store -> actor system
-//         -> coupon pools -> registry -> gateway ... SIGINT/SIGTERM ... gateway
-//         -> registry, entity actors and pools -> actor system -> store
+//   start: flags -> settings -> log level -> clock -> store -> actor system
+//          -> coupon pools -> registry -> gateway
+//   stop (SIGINT/SIGTERM): gateway -> registry, entity actors and pools
+//          -> actor system -> store
 
 #include <csignal>
 #include <cstdio>
