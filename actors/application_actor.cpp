@@ -6,6 +6,8 @@
 
 #include "actors/atoms.hpp"
 #include "actors/entity_io.hpp"
+#include "actors/subscription_rules.hpp"
+#include "storage/keys.hpp"
 #include "actors/log.hpp"
 #include "actors/unexpected.hpp"
 #include "messages/errc.hpp"
@@ -16,6 +18,32 @@ namespace tenure {
 namespace {
 
 using app_io = entity_io<application, application_event>;
+using sub_io = entity_io<subscription, subscription_event>;
+
+/// The subscription a redemption provisions: the SKU's lines, each with its
+/// own term from now; the license runs as long as the Ultimate line.
+subscription provision_for(const application& app, const redeem& r,
+                           time_point now) {
+  subscription s;
+  s.id = r.subscription;
+  s.plan = plan::community;
+  s.program = app.program;
+  s.organisation = app.organisation;
+  s.contact_email = app.applicant.email;
+  s.sku = r.chosen.id;
+  s.hosting = r.chosen.hosting;
+  s.seats = r.seats;
+  s.start = now;
+  s.end = now;
+  for (auto& line : r.chosen.lines) {
+    auto end = add_years(now, years(line.term));
+    s.lines.push_back({line.product, line.term, now, end});
+    if (line.product == product::ultimate)
+      s.end = end;
+  }
+  s.application = app.id;
+  return s;
+}
 using self_ptr = caf::stateful_actor<application_actor_state>*;
 
 const log::logger lg{"application"};
@@ -27,7 +55,8 @@ caf::behavior busy(self_ptr self, const application_deps& deps);
 caf::result<application> run(self_ptr self, const application_deps& deps,
                              application_command cmd,
                              std::optional<caf::response_promise> rp = {},
-                             bool retried = false) {
+                             bool retried = false,
+                             std::optional<coupon> coupon_row = {}) {
   auto& st = self->state;
   auto now = deps.clock->now();
   auto evs = decide(st.app, cmd, now, application_context{deps.rules});
@@ -44,10 +73,31 @@ caf::result<application> run(self_ptr self, const application_deps& deps,
   }
   storage::batch b;
   auto next = app_io::record(b, st.app, *evs, now);
+  std::optional<subscription> provisioned;
+  if (auto x = std::get_if<redeem>(&cmd); x && coupon_row) {
+    // Stage 3 in one commit: the application redeemed, the subscription
+    // provisioned, the code marked used.
+    auto sub = provision_for(next, *x, now);
+    auto sub_evs
+      = decide(std::nullopt, provision{sub}, now, subscription_context{});
+    if (!sub_evs) {
+      if (rp)
+        rp->deliver(sub_evs.error());
+      return std::move(sub_evs.error());
+    }
+    provisioned = sub_io::record(b, std::nullopt, *sub_evs, now);
+    coupon_row->state = coupon_state::redeemed;
+    coupon_row->subscription = provisioned->id;
+    coupon_row->redeemed_at = now;
+    b.put(storage::cf::coupons,
+          storage::coupon_key(to_string(coupon_row->program), coupon_row->code),
+          encode(*coupon_row));
+  }
   if (!rp)
     rp = self->make_response_promise();
   st.pending = application_actor_state::pending_commit{
-    std::move(cmd), std::move(next), *rp, retried};
+    std::move(cmd), std::move(next),       *rp,
+    retried,        std::move(coupon_row), std::move(provisioned)};
   // Until the commit is done, everything else waits in the mailbox, so each
   // command decides on durable state.
   self->become(caf::keep_behavior, busy(self, deps));
@@ -77,7 +127,8 @@ caf::behavior busy(self_ptr self, const application_deps& deps) {
           return;
         }
         st.app = std::move(*reloaded);
-        run(self, deps, std::move(pending.cmd), pending.rp, true);
+        run(self, deps, std::move(pending.cmd), pending.rp, true,
+            std::move(pending.coupon_row));
         return;
       }
       if (err) {
@@ -89,6 +140,15 @@ caf::behavior busy(self_ptr self, const application_deps& deps) {
         = pending.next.state == application_state::awaiting_code
           && (!st.app || st.app->state != application_state::awaiting_code);
       st.app = pending.next;
+      if (pending.provisioned) {
+        auto pool = deps.pools[static_cast<size_t>(st.app->program) % 3];
+        if (pool)
+          caf::anon_send(pool, redeemed_atom::value, pending.coupon_row->code);
+        lg.info("redeemed id={} subscription={} sku={}", st.id,
+                pending.provisioned->id.str(), pending.provisioned->sku);
+        pending.rp.deliver(std::move(*pending.provisioned));
+        return;
+      }
       pending.rp.deliver(std::move(pending.next));
       // Stage 2 follows stage 1 at once: ask the pool for a code. Sent
       // anonymously: nobody waits for the reply.
@@ -154,6 +214,26 @@ caf::behavior application_actor(self_ptr self, std::string id,
               rp.deliver(err);
           });
       return rp;
+    },
+    [=](checkout_atom, redeem_code& rc,
+        coupon& row) -> caf::result<application> {
+      auto& st = self->state;
+      const sku* chosen = nullptr;
+      if (deps.skus)
+        for (auto& x : *deps.skus)
+          if (x.id == rc.sku)
+            chosen = &x;
+      if (!chosen)
+        return make_error(errc::invalid_argument,
+                          "sku: '" + rc.sku.substr(0, 60)
+                            + "' is not in the catalog");
+      if (st.app && st.app->state == application_state::redeemed)
+        return make_error(errc::code_already_used);
+      if (!deps.ids)
+        return make_error(errc::unavailable, "checkout is not configured");
+      auto sub = deps.ids->next<sub_id>(deps.clock->now());
+      return run(self, deps, redeem{rc.code, *chosen, rc.seats, sub}, {}, false,
+                 std::move(row));
     },
     [=](get_atom) -> caf::result<application> {
       if (!self->state.app)

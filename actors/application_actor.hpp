@@ -26,6 +26,10 @@ struct application_deps {
   /// The coupon pools, indexed by program; a missing pool leaves verified
   /// applications waiting.
   std::array<caf::actor, 3> pools;
+  /// The SKU catalog, for redemption. May be null (no checkout).
+  const std::vector<sku>* skus = nullptr;
+  /// Ids of subscriptions provisioned at checkout.
+  id_generator* ids = nullptr;
 };
 
 struct application_actor_state {
@@ -43,6 +47,10 @@ struct application_actor_state {
     /// A version conflict (another writer came first, e.g. this entity's
     /// previous activation still draining) reloads and decides once more.
     bool retried = false;
+    /// Checkout: the pool's coupon row, and the subscription the redemption
+    /// provisions in the same commit; the reply is the subscription.
+    std::optional<tenure::coupon> coupon_row;
+    std::optional<tenure::subscription> provisioned;
   };
   std::optional<pending_commit> pending;
 };
@@ -52,8 +60,9 @@ struct application_actor_state {
 /// state. Activated from its snapshot; the registry spawns it.
 ///
 /// Handles: `submit_application`, `record_verification`, `appeal_rejection`,
-/// `withdraw_application`, `book_code`, `(get_atom)`, `(history_atom)`;
-/// replies with
+/// `withdraw_application`, `book_code`, `(checkout_atom, redeem_code,
+/// coupon)` (from the pool; replies with the new `subscription`),
+/// `(get_atom)`, `(history_atom)`; replies with
 /// `application` (or `std::vector<history_entry>`) or a `tenure::errc`.
 caf::behavior
 application_actor(caf::stateful_actor<application_actor_state>* self,

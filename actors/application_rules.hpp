@@ -108,9 +108,8 @@ struct application_context {
 /// before submission. An empty vector means "already done" (idempotent
 /// repeat). Precondition for submit: `draft.id` set by the caller.
 caf::expected<std::vector<application_event>>
-decide(const std::optional<application>& state,
-       const application_command& cmd, time_point now,
-       const application_context& ctx);
+decide(const std::optional<application>& state, const application_command& cmd,
+       time_point now, const application_context& ctx);
 
 /// Applies one event; `at` is the event's time.
 application apply(application state, const application_event& ev,

@@ -17,6 +17,10 @@ using idle_atom = caf::atom_constant<caf::atom("idle")>;
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 /// Registry statistics.
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
+/// Checkout: a code is being redeemed (pool → application).
+using checkout_atom = caf::atom_constant<caf::atom("checkout")>;
+/// The pool learns that a code was redeemed.
+using redeemed_atom = caf::atom_constant<caf::atom("redeemed")>;
 /// Look up the actor of an entity (operators, tests).
 using whereis_atom = caf::atom_constant<caf::atom("whereis")>;
 

@@ -35,7 +35,8 @@ std::string_view system_clock::kind() const noexcept {
 
 // -- manual_clock -------------------------------------------------------------
 
-manual_clock::manual_clock(time_point start) : now_ms_(to_unix_ms(start)) {
+manual_clock::manual_clock(time_point start)
+  : now_ms_(to_unix_ms(start)) {
   // nop
 }
 
@@ -110,9 +111,9 @@ void manual_clock::notify(time_point t) {
 // -- accelerated_clock --------------------------------------------------------
 
 accelerated_clock::accelerated_clock(double days_per_second, time_point start)
-  : rate_(days_per_second * 86400.0),
-    start_(start),
-    real_start_(std::chrono::steady_clock::now()) {
+  : rate_(days_per_second * 86400.0)
+  , start_(start)
+  , real_start_(std::chrono::steady_clock::now()) {
   // nop
 }
 

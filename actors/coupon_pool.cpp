@@ -239,6 +239,30 @@ caf::behavior coupon_pool_actor(self_ptr self, tenure::program program,
       }
     },
     [=](caf::actor& registry) { self->state.registry = std::move(registry); },
+    [=](redeem_code& rc) -> caf::result<caf::message> {
+      // Checkout pages are per program, so a code of another program is not
+      // valid here; the texts are seed 001's.
+      auto& st = self->state;
+      auto i = st.by_code.find(rc.code);
+      if (i == st.by_code.end() || i->second.state == coupon_state::available)
+        return make_error(errc::code_invalid);
+      if (i->second.state == coupon_state::redeemed)
+        return make_error(errc::code_already_used);
+      if (!st.registry)
+        return make_error(errc::unavailable, "checkout is starting");
+      // The application redeems: its events, the subscription and this
+      // coupon row go into one commit there.
+      return self->delegate(st.registry, checkout_atom::value, std::move(rc),
+                            i->second);
+    },
+    [=](redeemed_atom, const std::string& code) {
+      auto& st = self->state;
+      auto i = st.by_code.find(code);
+      if (i != st.by_code.end() && i->second.state != coupon_state::redeemed) {
+        i->second.state = coupon_state::redeemed;
+        ++st.redeemed;
+      }
+    },
     [=](get_atom) {
       auto& st = self->state;
       pool_stock s;

@@ -37,14 +37,13 @@ parse_coupon_csv(std::string_view csv, const coupon_csv_limits& limits) {
   size_t pos = 0;
   while (pos < csv.size()) {
     auto eol = csv.find('\n', pos);
-    auto line = csv.substr(pos, eol == std::string_view::npos ? eol
-                                                              : eol - pos);
+    auto line
+      = csv.substr(pos, eol == std::string_view::npos ? eol : eol - pos);
     pos = eol == std::string_view::npos ? csv.size() : eol + 1;
     if (++rep.lines > limits.max_lines)
-      return make_error(errc::too_large,
-                        "the file has more than "
-                          + std::to_string(limits.max_lines)
-                          + " lines; split it");
+      return make_error(errc::too_large, "the file has more than "
+                                           + std::to_string(limits.max_lines)
+                                           + " lines; split it");
     auto code = trim(line);
     if (code.empty()) {
       ++rep.blank;
@@ -52,8 +51,8 @@ parse_coupon_csv(std::string_view csv, const coupon_csv_limits& limits) {
     }
     if (code.size() >= 2 && code.front() == '"' && code.back() == '"')
       code = trim(code.substr(1, code.size() - 2));
-    bool valid = code.size() >= limits.min_length
-                 && code.size() <= limits.max_length;
+    bool valid
+      = code.size() >= limits.min_length && code.size() <= limits.max_length;
     for (auto c : code)
       valid = valid && code_char(c);
     if (!valid) {
@@ -72,8 +71,8 @@ parse_coupon_csv(std::string_view csv, const coupon_csv_limits& limits) {
 }
 
 uint64_t yearly_need(const coupon_forecast& f) {
-  auto renewals = static_cast<double>(f.expected_renewals)
-                  * f.reverification_factor;
+  auto renewals
+    = static_cast<double>(f.expected_renewals) * f.reverification_factor;
   return f.applications_per_quarter
          + static_cast<uint64_t>(std::ceil(renewals));
 }

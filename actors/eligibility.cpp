@@ -53,8 +53,8 @@ caf::error validate_draft(const application& d) {
   if (auto err = check_text("applicant.job_title", d.applicant.job_title,
                             max_name, false))
     return err;
-  if (auto err = check_text("organisation.name", d.organisation.name,
-                            max_name, true))
+  if (auto err
+      = check_text("organisation.name", d.organisation.name, max_name, true))
     return err;
   if (!d.organisation.country.empty()
       && !is_country_code(d.organisation.country))
@@ -70,16 +70,16 @@ caf::error validate_draft(const application& d) {
     case program::edu:
       return check_text("edu.institution", d.edu.institution, max_name, true);
     case program::oss:
-      if (auto err = check_text("oss.project_name", d.oss.project_name,
-                                max_name, true))
+      if (auto err
+          = check_text("oss.project_name", d.oss.project_name, max_name, true))
         return err;
-      if (auto err = check_text("oss.description", d.oss.description,
-                                max_text, false))
+      if (auto err
+          = check_text("oss.description", d.oss.description, max_text, false))
         return err;
       if (auto err = check_text("oss.license", d.oss.license, 100, true))
         return err;
-      if (auto err = check_text("oss.public_url", d.oss.public_url, max_name,
-                                false))
+      if (auto err
+          = check_text("oss.public_url", d.oss.public_url, max_name, false))
         return err;
       return check_text("oss.self_managed_reason", d.oss.self_managed_reason,
                         max_text, false);
@@ -104,9 +104,8 @@ eligibility_decision check_eligibility(const application& d,
   const auto& country = d.applicant.country;
   if (rules.trade_control_countries.count(country)
       || rules.trade_control_countries.count(d.organisation.country))
-    out.reasons.push_back(
-      "trade control: applicants from " + country
-      + " cannot be accepted into the program");
+    out.reasons.push_back("trade control: applicants from " + country
+                          + " cannot be accepted into the program");
   if (rules.manual_review_countries.count(country))
     manual("applicant country " + country + " requires manual review");
   switch (d.program) {
@@ -120,24 +119,24 @@ eligibility_decision check_eligibility(const application& d,
         out.reasons.push_back("license '" + d.oss.license.substr(0, 100)
                               + "' is not an OSI-approved license (SPDX id)");
       if (d.oss.public_projects < rules.oss_min_public_projects)
-        out.reasons.push_back(
-          "at least " + std::to_string(rules.oss_min_public_projects)
-          + " public project is required");
+        out.reasons.push_back("at least "
+                              + std::to_string(rules.oss_min_public_projects)
+                              + " public project is required");
       if (d.oss.private_projects > rules.oss_max_private_projects)
-        out.reasons.push_back(
-          "at most " + std::to_string(rules.oss_max_private_projects)
-          + " private project is allowed; found "
-          + std::to_string(d.oss.private_projects));
+        out.reasons.push_back("at most "
+                              + std::to_string(rules.oss_max_private_projects)
+                              + " private project is allowed; found "
+                              + std::to_string(d.oss.private_projects));
       if (rules.oss_attestation_required && !d.oss.attests_not_for_profit)
         out.reasons.push_back(
           "the attestation that the project does not seek profit is missing");
       if (d.hosting == hosting::self_managed) {
         if (rules.oss_self_managed_needs_reason
             && d.oss.self_managed_reason.empty())
-          out.reasons.push_back(
-            "self-managed hosting needs a written reason");
+          out.reasons.push_back("self-managed hosting needs a written reason");
         else
-          manual("OSS self-managed: " + d.oss.self_managed_reason.substr(0, 300));
+          manual("OSS self-managed: "
+                 + d.oss.self_managed_reason.substr(0, 300));
       }
       break;
     case program::startups:

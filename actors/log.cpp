@@ -13,8 +13,8 @@ namespace {
 std::atomic<int> threshold{static_cast<int>(level::info)};
 std::mutex out_mtx;
 
-constexpr std::string_view names[] = {"trace", "debug", "info",
-                                      "warn",  "error", "off"};
+constexpr std::string_view names[]
+  = {"trace", "debug", "info", "warn", "error", "off"};
 
 } // namespace
 
@@ -42,10 +42,10 @@ level current_level() {
 
 void write(level lvl, std::string_view subsystem, std::string_view msg) {
   // Real time on purpose (see the header); the domain clock is not involved.
-  auto now = std::chrono::time_point_cast<duration>(
-    std::chrono::system_clock::now());
-  auto line = fmt::format("{} {:<5} {}: {}\n", to_iso8601(now),
-                          to_string(lvl), subsystem, msg);
+  auto now
+    = std::chrono::time_point_cast<duration>(std::chrono::system_clock::now());
+  auto line = fmt::format("{} {:<5} {}: {}\n", to_iso8601(now), to_string(lvl),
+                          subsystem, msg);
   std::lock_guard<std::mutex> guard{out_mtx};
   std::fwrite(line.data(), 1, line.size(), stderr);
 }

@@ -35,7 +35,8 @@ std::string redact_email(std::string_view email);
 /// A named logger, cheap to copy.
 class logger {
 public:
-  explicit logger(std::string subsystem) : subsystem_(std::move(subsystem)) {
+  explicit logger(std::string subsystem)
+    : subsystem_(std::move(subsystem)) {
     // nop
   }
 

@@ -31,6 +31,8 @@ caf::actor activate(self_ptr self, const registry_deps& deps,
   ad.idle_after = deps.idle_after;
   ad.registry = caf::actor_cast<caf::actor>(self);
   ad.pools = deps.pools;
+  ad.skus = deps.skus;
+  ad.ids = deps.ids;
   auto hdl = self->spawn<caf::linked>(application_actor, id.str(), ad);
   st.active.emplace(id.str(), hdl);
   ++st.activations;
@@ -82,6 +84,28 @@ caf::behavior registry_actor(self_ptr self, registry_deps deps) {
     [=](book_code& cmd) {
       auto hdl = activate(self, deps, cmd.id);
       return self->delegate(hdl, std::move(cmd));
+    },
+    [=](redeem_code& rc) -> caf::result<caf::message> {
+      const sku* chosen = nullptr;
+      if (deps.skus)
+        for (auto& x : *deps.skus)
+          if (x.id == rc.sku)
+            chosen = &x;
+      if (!chosen)
+        return make_error(errc::invalid_argument,
+                          "sku: '" + rc.sku.substr(0, 60)
+                            + "' is not in the catalog");
+      if (rc.seats == 0)
+        return make_error(errc::invalid_argument, "seats: must be at least 1");
+      auto pool = deps.pools[static_cast<size_t>(chosen->program) % 3];
+      if (!pool)
+        return make_error(errc::unavailable,
+                          "no coupon pool for " + to_string(chosen->program));
+      return self->delegate(pool, std::move(rc));
+    },
+    [=](checkout_atom a, redeem_code& rc, coupon& row) {
+      auto hdl = activate(self, deps, row.application);
+      return self->delegate(hdl, a, std::move(rc), std::move(row));
     },
     [=](get_atom g, const app_id& id) {
       return self->delegate(activate(self, deps, id), g);

@@ -21,6 +21,8 @@ struct registry_deps {
   duration idle_after = std::chrono::minutes(5);
   /// The coupon pools by program (edu, oss, startups).
   std::array<caf::actor, 3> pools;
+  /// The SKU catalog, for checkout. May be null (no checkout).
+  const std::vector<sku>* skus = nullptr;
 };
 
 struct registry_state {
@@ -42,8 +44,9 @@ struct registry_state {
 ///
 /// Handles the application commands (`submit_application` assigns the id),
 /// `(get_atom, app_id)`, `(history_atom, app_id)`, `(idle_atom, id)`,
-/// `(whereis_atom, id)` and `(stats_atom)` → active, activations,
-/// passivations, crashes.
+/// `redeem_code` (checkout: routed by the SKU's program to its pool, which
+/// hands it to the application with the code), `(whereis_atom, id)` and
+/// `(stats_atom)` → active, activations, passivations, crashes.
 caf::behavior registry_actor(caf::stateful_actor<registry_state>* self,
                              registry_deps deps);
 

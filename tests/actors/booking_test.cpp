@@ -13,7 +13,9 @@
 #include "actors/registry.hpp"
 #include "messages/errc.hpp"
 #include "messages/type_ids.hpp"
+#include "storage/keys.hpp"
 #include "storage/memory_store.hpp"
+#include "messages/codec.hpp"
 
 using namespace tenure;
 using namespace std::chrono_literals;
@@ -50,6 +52,26 @@ std::string csv(int from, int to) {
   return out;
 }
 
+sku edu_sku() {
+  sku s;
+  s.id = "edu-saas-ultimate-support-1y";
+  s.program = program::edu;
+  s.support = support::with;
+  s.lines
+    = {{product::support, term::one_year}, {product::ultimate, term::one_year}};
+  return s;
+}
+
+sku oss_sku() {
+  sku s;
+  s.id = "oss-saas-ultimate-support-3y";
+  s.program = program::oss;
+  s.support = support::with;
+  s.lines = {{product::support, term::three_years},
+             {product::ultimate, term::one_year}};
+  return s;
+}
+
 struct cluster {
   explicit cluster(storage::store& st)
     : clk(t0)
@@ -59,20 +81,36 @@ struct cluster {
     pd.store = &st;
     pd.clock = &clk;
     pd.ids = &ids;
-    pool = sys.spawn(coupon_pool_actor, program::edu, pd);
+    for (auto p : {program::edu, program::oss, program::startups})
+      pools[static_cast<size_t>(p)] = sys.spawn(coupon_pool_actor, p, pd);
+    pool = pools[0];
+    skus = {edu_sku(), oss_sku()};
     registry_deps rd;
     rd.store = &st;
     rd.clock = &clk;
     rd.rules = &rules;
     rd.ids = &ids;
-    rd.pools = {pool, caf::actor{}, caf::actor{}};
+    rd.pools = pools;
+    rd.skus = &skus;
     registry = sys.spawn(registry_actor, rd);
-    self->send(pool, registry);
+    for (auto& p : pools)
+      self->send(p, registry);
   }
 
   ~cluster() {
     self->send_exit(registry, caf::exit_reason::user_shutdown);
-    self->send_exit(pool, caf::exit_reason::user_shutdown);
+    for (auto& p : pools)
+      self->send_exit(p, caf::exit_reason::user_shutdown);
+  }
+
+  /// Checkout: the subscription, or the error.
+  caf::expected<subscription> redeem(std::string code, std::string sku_id,
+                                     uint32_t seats) {
+    caf::expected<subscription> out{subscription{}};
+    self->request(registry, 10s, redeem_code{code, sku_id, seats})
+      .receive([&](subscription& s) { out = std::move(s); },
+               [&](caf::error& err) { out = std::move(err); });
+    return out;
   }
 
   import_report import(const std::string& text) {
@@ -134,7 +172,9 @@ struct cluster {
   config cfg;
   caf::actor_system sys;
   caf::scoped_actor self;
+  std::array<caf::actor, 3> pools;
   caf::actor pool;
+  std::vector<sku> skus;
   caf::actor registry;
 };
 
@@ -238,4 +278,55 @@ TEST(booking, a_restarted_pool_keeps_reservations_and_waiting_applications) {
     codes.insert(a.coupon_code);
   EXPECT_EQ(codes.size(), 3u);
   EXPECT_EQ(codes.count(""), 0u);
+}
+
+TEST(checkout, a_booked_code_buys_one_subscription_in_one_commit) {
+  storage::memory_store st;
+  cluster c{st};
+  c.import(csv(0, 2));
+  auto a = c.all(std::vector<submit_application>{submit_application{draft(1)}});
+  ASSERT_EQ(a.size(), 1u);
+  auto id = a[0].id;
+  c.all(std::vector<record_verification>{record_verification{
+    id, verification_outcome::verified, "", "verifier", ""}});
+  auto booked = c.wait_booked({id}, 1);
+  ASSERT_EQ(booked[0].state, application_state::booked);
+  auto code = booked[0].coupon_code;
+  // The other program's checkout does not know the code.
+  auto wrong = c.redeem(code, "oss-saas-ultimate-support-3y", 5);
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(error_message(wrong.error()),
+            "This code is not valid. Try re-entering the code from your "
+            "email.");
+  auto sub = c.redeem(code, "edu-saas-ultimate-support-1y", 25);
+  ASSERT_TRUE(sub) << error_message(sub.error());
+  EXPECT_EQ(sub->state, subscription_state::active);
+  EXPECT_EQ(sub->program, program::edu);
+  EXPECT_EQ(sub->seats, 25u);
+  EXPECT_EQ(sub->application, id);
+  ASSERT_EQ(sub->lines.size(), 2u);
+  EXPECT_EQ(sub->end, add_years(sub->start, 1));
+  // Application, subscription and coupon row are all stored.
+  auto app = c.states({id});
+  EXPECT_EQ(app[0].state, application_state::redeemed);
+  EXPECT_EQ(app[0].subscription, sub->id);
+  auto snap = st.get_snapshot(sub->id.str());
+  ASSERT_TRUE(snap && *snap);
+  auto row = st.get(storage::cf::coupons, storage::coupon_key("edu", code));
+  ASSERT_TRUE(row && *row);
+  auto stored = decode<coupon>(**row);
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->state, coupon_state::redeemed);
+  EXPECT_EQ(stored->subscription, sub->id);
+  // The two checkout errors of seed 001, word for word.
+  auto again = c.redeem(code, "edu-saas-ultimate-support-1y", 25);
+  ASSERT_FALSE(again);
+  EXPECT_TRUE(again.error() == errc::code_already_used);
+  EXPECT_EQ(error_message(again.error()), "This code has already been used.");
+  auto unknown = c.redeem("NOPE-0000", "edu-saas-ultimate-support-1y", 25);
+  ASSERT_FALSE(unknown);
+  EXPECT_TRUE(unknown.error() == errc::code_invalid);
+  auto bad_sku = c.redeem(code, "no-such-sku", 25);
+  ASSERT_FALSE(bad_sku);
+  EXPECT_TRUE(bad_sku.error() == errc::invalid_argument);
 }
