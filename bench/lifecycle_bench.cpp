@@ -1,0 +1,264 @@
+// lifecycle_bench: full application lifecycles per second on one node.
+//
+//   lifecycle_bench [--count N] [--inflight K] [--dir DIR]
+//
+// One lifecycle is stage 0-3 of seed 001 through the real actors on a
+// RocksDB store with synced (durable) commits: submit -> verified -> booked
+// (a code from the pool) -> redeemed (a subscription provisioned). It costs
+// 5 commits: submit, verify, the pool's reservation, the code assignment,
+// and the redemption (application + subscription + coupon in one batch).
+//
+// Next to it, in the same run and on a fresh store: the raw durable commit
+// rate of the same number of commits of similar size, K in flight without
+// blocking (like store_bench's async cell). The ratio says what the actors,
+// decoding and domain rules cost on top of the store. A program, not a test.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "actors/atoms.hpp"
+#include "actors/coupon_pool.hpp"
+#include "actors/log.hpp"
+#include "actors/registry.hpp"
+#include "messages/type_ids.hpp"
+#include "storage/store.hpp"
+
+using namespace tenure;
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+struct config : caf::actor_system_config {
+  config() {
+    tenure::add_message_types(*this);
+    set("scheduler.max-threads", 2);
+    set("scheduler.policy", caf::atom("sharing"));
+  }
+};
+
+application draft(size_t i) {
+  application a;
+  a.program = program::edu;
+  a.applicant = {"Applicant", "a" + std::to_string(i) + "@uni.example.edu",
+                 "Lecturer", "GB"};
+  a.organisation
+    = {"uni" + std::to_string(i) + ".example.edu", "University", "GB", ""};
+  a.edu.institution = "University";
+  a.seats = 10;
+  return a;
+}
+
+sku edu_sku() {
+  sku s;
+  s.id = "edu-saas-ultimate-support-1y";
+  s.name = "[EDU Program] SaaS - Ultimate (formerly Gold) w/ Support - 1 Year";
+  s.program = program::edu;
+  s.support = support::with;
+  s.lines
+    = {{product::support, term::one_year}, {product::ultimate, term::one_year}};
+  return s;
+}
+
+/// Drives `total` lifecycles, `inflight` at a time, and reports when done.
+caf::behavior driver(caf::event_based_actor* self, caf::actor registry,
+                     size_t total, size_t inflight, caf::actor done) {
+  struct run_state {
+    size_t started = 0;
+    size_t finished = 0;
+    size_t failed = 0;
+  };
+  auto st = std::make_shared<run_state>();
+  auto start_one = std::make_shared<std::function<void()>>();
+  *start_one = [=] {
+    if (st->started == total)
+      return;
+    auto i = st->started++;
+    auto fail = [=](caf::error&) {
+      ++st->failed;
+      if (++st->finished == total) {
+        self->send(done, st->finished, st->failed);
+        self->quit();
+      } else {
+        (*start_one)();
+      }
+    };
+    self->request(registry, 60s, submit_application{draft(i)})
+      .then(
+        [=](application& a) {
+          auto id = a.id;
+          self
+            ->request(registry, 60s,
+                      record_verification{id, verification_outcome::verified,
+                                          "", "verifier", ""})
+            .then(
+              [=](application&) {
+                self->request(registry, 60s, book_code{id})
+                  .then(
+                    [=](application& b) {
+                      self
+                        ->request(registry, 60s,
+                                  redeem_code{b.coupon_code, edu_sku().id, 10})
+                        .then(
+                          [=](subscription&) {
+                            if (++st->finished == total) {
+                              self->send(done, st->finished, st->failed);
+                              self->quit();
+                            } else {
+                              (*start_one)();
+                            }
+                          },
+                          fail);
+                    },
+                    fail);
+              },
+              fail);
+        },
+        fail);
+  };
+  for (size_t i = 0; i < inflight; ++i)
+    (*start_one)();
+  return {[](caf::unit_t) {}};
+}
+
+std::string payload(size_t n, char c) {
+  return std::string(n, c);
+}
+
+/// Raw durable commits/s: `count` commits, `inflight` outstanding, each a
+/// snapshot (~600 B) and one event (~300 B), the size of a lifecycle's
+/// average commit.
+double raw_commits_per_second(const std::string& dir, size_t count,
+                              size_t inflight) {
+  storage::store_options opts;
+  opts.path = dir;
+  auto st = storage::rocksdb_store::open(opts);
+  if (!st) {
+    std::fprintf(stderr, "cannot open %s\n", dir.c_str());
+    std::exit(1);
+  }
+  std::mutex mtx;
+  std::condition_variable cv;
+  size_t outstanding = 0, done = 0;
+  auto snap = payload(600, 's');
+  auto ev = payload(300, 'e');
+  auto t0 = steady::now();
+  for (size_t i = 0; i < count; ++i) {
+    {
+      std::unique_lock<std::mutex> guard{mtx};
+      cv.wait(guard, [&] { return outstanding < inflight; });
+      ++outstanding;
+    }
+    storage::batch b;
+    auto entity = "app_" + std::to_string(i);
+    b.put_snapshot(entity, 1, snap, 0);
+    b.append_event(entity, 1, ev);
+    (*st)->commit(std::move(b), [&](const caf::error&) {
+      std::lock_guard<std::mutex> guard{mtx};
+      --outstanding;
+      ++done;
+      cv.notify_all();
+    });
+  }
+  std::unique_lock<std::mutex> guard{mtx};
+  cv.wait(guard, [&] { return done == count; });
+  auto secs = std::chrono::duration<double>(steady::now() - t0).count();
+  guard.unlock();
+  (*st)->close();
+  return static_cast<double>(count) / secs;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  size_t count = 5000;
+  size_t inflight = 256;
+  std::string base = std::filesystem::temp_directory_path().string();
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--count") == 0)
+      count = std::strtoul(argv[i + 1], nullptr, 10);
+    else if (std::strcmp(argv[i], "--inflight") == 0)
+      inflight = std::strtoul(argv[i + 1], nullptr, 10);
+    else if (std::strcmp(argv[i], "--dir") == 0)
+      base = argv[i + 1];
+  }
+  log::set_level(log::level::warn);
+  auto dir = base + "/lifecycle_bench-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  double lifecycles = 0;
+  {
+    storage::store_options opts;
+    opts.path = dir + "/actors";
+    auto st = storage::rocksdb_store::open(opts);
+    if (!st) {
+      std::fprintf(stderr, "cannot open store\n");
+      return 1;
+    }
+    manual_clock clk{from_unix_ms(1'795'000'000'000)};
+    eligibility_rules rules;
+    id_generator ids;
+    std::vector<sku> skus{edu_sku()};
+    config cfg;
+    caf::actor_system sys{cfg};
+    caf::scoped_actor self{sys};
+    coupon_pool_deps pd;
+    pd.store = st->get();
+    pd.clock = &clk;
+    pd.ids = &ids;
+    auto pool = sys.spawn(coupon_pool_actor, program::edu, pd);
+    registry_deps rd;
+    rd.store = st->get();
+    rd.clock = &clk;
+    rd.rules = &rules;
+    rd.ids = &ids;
+    rd.pools = {pool, caf::actor{}, caf::actor{}};
+    rd.skus = &skus;
+    auto registry = sys.spawn(registry_actor, rd);
+    self->send(pool, registry);
+    std::string csv;
+    for (size_t i = 0; i < count; ++i)
+      csv += "EDU-" + std::to_string(1'000'000 + i) + "\n";
+    self->request(pool, 120s, import_coupons{program::edu, csv, "bench"})
+      .receive([](import_report&) {}, [](caf::error&) {});
+    auto t0 = steady::now();
+    sys.spawn(driver, registry, count, inflight,
+              caf::actor_cast<caf::actor>(self));
+    size_t finished = 0, failed = 0;
+    self->receive([&](size_t f, size_t x) {
+      finished = f;
+      failed = x;
+    });
+    auto secs = std::chrono::duration<double>(steady::now() - t0).count();
+    lifecycles = static_cast<double>(finished - failed) / secs;
+    std::printf("lifecycles: %zu finished, %zu failed, %.2f s\n", finished,
+                failed, secs);
+    self->send_exit(registry, caf::exit_reason::user_shutdown);
+    self->send_exit(pool, caf::exit_reason::user_shutdown);
+  }
+  auto raw = raw_commits_per_second(dir + "/raw", count * 5, inflight);
+  std::filesystem::remove_all(dir);
+  std::printf("\n| measure | per second | durable commits/s | ratio |\n");
+  std::printf("|---|--:|--:|--:|\n");
+  std::printf("| full lifecycles (submit, verify, book, redeem), %zu in "
+              "flight | %.0f | %.0f | %.2f |\n",
+              inflight, lifecycles, lifecycles * 5, lifecycles * 5 / raw);
+  std::printf("| raw store commits of the same count and size, %zu in "
+              "flight | - | %.0f | 1.00 |\n",
+              inflight, raw);
+  return 0;
+}
