@@ -1,6 +1,6 @@
 // lifecycle_bench: full application lifecycles per second on one node.
 //
-//   lifecycle_bench [--count N] [--inflight K] [--dir DIR]
+//   lifecycle_bench [--count N] [--inflight K] [--dir DIR] [--stored M]
 //
 // One lifecycle is stage 0-3 of seed 001 through the real actors on a
 // RocksDB store with synced (durable) commits: submit -> verified -> booked
@@ -11,8 +11,15 @@
 // Next to it, in the same run and on a fresh store: the raw durable commit
 // rate of the same number of commits of similar size, K in flight without
 // blocking (like store_bench's async cell). The ratio says what the actors,
-// decoding and domain rules cost on top of the store. A program, not a test.
+// decoding and domain rules cost on top of the store.
+//
+// With --stored M (e.g. 1000000): M submitted applications are written to a
+// fresh store (bulk, through the same domain rules and entity_io), a node's
+// actors start on it, and 1% of them are read one at a time: the resident
+// memory before and after, and p50/p99 of a command to a cold entity
+// (activation from its snapshot included). A program, not a test.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -33,6 +40,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/coupon_pool.hpp"
+#include "actors/entity_io.hpp"
 #include "actors/log.hpp"
 #include "actors/registry.hpp"
 #include "messages/type_ids.hpp"
@@ -183,11 +191,99 @@ double raw_commits_per_second(const std::string& dir, size_t count,
   return static_cast<double>(count) / secs;
 }
 
+size_t rss_kib() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f)
+    return 0;
+  char line[256];
+  size_t kib = 0;
+  while (std::fgets(line, sizeof(line), f))
+    if (std::strncmp(line, "VmRSS:", 6) == 0)
+      kib = std::strtoul(line + 6, nullptr, 10);
+  std::fclose(f);
+  return kib;
+}
+
+int cold_run(const std::string& dir, size_t stored) {
+  storage::store_options opts;
+  opts.path = dir + "/cold";
+  opts.sync = false; // bulk load; the measured reads do not write
+  auto st = storage::rocksdb_store::open(opts);
+  if (!st) {
+    std::fprintf(stderr, "cannot open store\n");
+    return 1;
+  }
+  eligibility_rules rules;
+  id_generator ids;
+  std::vector<app_id> all;
+  all.reserve(stored);
+  auto t0 = steady::now();
+  auto now = from_unix_ms(1'795'000'000'000);
+  constexpr size_t per_batch = 1000;
+  for (size_t done = 0; done < stored;) {
+    storage::batch b;
+    for (size_t k = 0; k < per_batch && done < stored; ++k, ++done) {
+      auto d = draft(done);
+      d.id = ids.next<app_id>(now);
+      auto evs = decide(std::nullopt, submit_application{d}, now,
+                        application_context{&rules});
+      entity_io<application, application_event>::record(b, std::nullopt, *evs,
+                                                        now);
+      all.push_back(d.id);
+    }
+    if (auto err = (*st)->commit_sync(std::move(b))) {
+      std::fprintf(stderr, "load failed: %s\n", error_message(err).c_str());
+      return 1;
+    }
+  }
+  auto load_secs = std::chrono::duration<double>(steady::now() - t0).count();
+  std::printf("stored %zu applications in %.1f s\n", stored, load_secs);
+  manual_clock clk{now};
+  config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  registry_deps rd;
+  rd.store = st->get();
+  rd.clock = &clk;
+  rd.rules = &rules;
+  rd.ids = &ids;
+  auto registry = sys.spawn(registry_actor, rd);
+  // Warm the process (allocator, CAF) with one read, then measure.
+  self->request(registry, 60s, get_atom::value, all[0])
+    .receive([](application&) {}, [](caf::error&) {});
+  auto rss_before = rss_kib();
+  size_t touch = std::max<size_t>(1, stored / 100);
+  std::vector<double> lat;
+  lat.reserve(touch);
+  for (size_t i = 0; i < touch; ++i) {
+    auto& id = all[(i * 7919 + 1) % stored]; // spread over the key space
+    auto s = steady::now();
+    self->request(registry, 60s, get_atom::value, id)
+      .receive([](application&) {}, [](caf::error&) {});
+    lat.push_back(
+      std::chrono::duration<double, std::micro>(steady::now() - s).count());
+  }
+  auto rss_after = rss_kib();
+  std::sort(lat.begin(), lat.end());
+  std::printf("\n| stored | touched | RSS before | RSS after | per touched "
+              "entity | cold command p50 | p99 |\n");
+  std::printf("|--:|--:|--:|--:|--:|--:|--:|\n");
+  std::printf("| %zu | %zu | %.1f MiB | %.1f MiB | %.2f KiB | %.0f us | "
+              "%.0f us |\n",
+              stored, touch, rss_before / 1024.0, rss_after / 1024.0,
+              static_cast<double>(rss_after - rss_before)
+                / static_cast<double>(touch),
+              lat[lat.size() / 2], lat[lat.size() * 99 / 100]);
+  self->send_exit(registry, caf::exit_reason::user_shutdown);
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   size_t count = 5000;
   size_t inflight = 256;
+  size_t stored = 0;
   std::string base = std::filesystem::temp_directory_path().string();
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--count") == 0)
@@ -196,10 +292,17 @@ int main(int argc, char** argv) {
       inflight = std::strtoul(argv[i + 1], nullptr, 10);
     else if (std::strcmp(argv[i], "--dir") == 0)
       base = argv[i + 1];
+    else if (std::strcmp(argv[i], "--stored") == 0)
+      stored = std::strtoul(argv[i + 1], nullptr, 10);
   }
   log::set_level(log::level::warn);
   auto dir = base + "/lifecycle_bench-" + std::to_string(::getpid());
   std::filesystem::create_directories(dir);
+  if (stored > 0) {
+    auto rc = cold_run(dir, stored);
+    std::filesystem::remove_all(dir);
+    return rc;
+  }
   double lifecycles = 0;
   {
     storage::store_options opts;
