@@ -21,6 +21,8 @@ using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using checkout_atom = caf::atom_constant<caf::atom("checkout")>;
 /// The pool learns that a code was redeemed.
 using redeemed_atom = caf::atom_constant<caf::atom("redeemed")>;
+/// Read raw coupon codes (privileged).
+using codes_atom = caf::atom_constant<caf::atom("codes")>;
 /// Look up the actor of an entity (operators, tests).
 using whereis_atom = caf::atom_constant<caf::atom("whereis")>;
 

@@ -79,6 +79,28 @@ reserve(self_ptr self, const coupon_pool_deps& deps, const std::string& app) {
   storage::batch b;
   b.put(storage::cf::coupons, storage::coupon_key(to_string(st.program), code),
         encode(c));
+  // Seed 001: the verifier is asked for a year of codes at a time; warn the
+  // program while there is time to ask.
+  auto runway = runway_days(st.available.size(), deps.forecast);
+  if (!st.low_stock_notified && !deps.low_stock_recipient.empty()
+      && runway < deps.forecast.low_stock_runway_days) {
+    st.low_stock_notified = true;
+    notification n;
+    n.id = deps.ids->next<ntf_id>(deps.clock->now());
+    n.channel = notification_channel::email;
+    n.recipient = deps.low_stock_recipient;
+    n.template_name = "coupon_low_stock";
+    n.program = st.program;
+    n.params = {{"available", std::to_string(st.available.size())},
+                {"runway_days", std::to_string(runway)},
+                {"yearly_need", std::to_string(yearly_need(deps.forecast))}};
+    n.entity = "pool_" + to_string(st.program);
+    n.created_at = deps.clock->now();
+    n.next_attempt_at = n.created_at;
+    b.put(storage::cf::outbox, n.id.str(), encode(n));
+    lg.warn("coupon pool low program={} available={} runway_days={}",
+            to_string(st.program), st.available.size(), runway);
+  }
   if (st.waiting_set.erase(app)) {
     b.erase(storage::cf::coupons, coupon_waiting_key(st.program, app));
     // The deque entry is skipped when reached.
@@ -214,6 +236,9 @@ caf::behavior coupon_pool_actor(self_ptr self, tenure::program program,
       }
       for (auto& code : fresh)
         st.available.push_back(code);
+      if (runway_days(st.available.size(), deps.forecast)
+          >= deps.forecast.low_stock_runway_days)
+        st.low_stock_notified = false;
       lg.info("imported program={} import={} lines={} imported={} blank={} "
               "duplicates={} present={} invalid={}",
               to_string(st.program), report.id.str(), report.lines,
@@ -262,6 +287,13 @@ caf::behavior coupon_pool_actor(self_ptr self, tenure::program program,
         i->second.state = coupon_state::redeemed;
         ++st.redeemed;
       }
+    },
+    [=](codes_atom) {
+      // Privileged: the caller (gateway, shell) checked the coupon-admin
+      // role. The reply holds secrets; nothing here logs it.
+      std::vector<std::string> codes{self->state.available.begin(),
+                                     self->state.available.end()};
+      return codes;
     },
     [=](get_atom) {
       auto& st = self->state;

@@ -18,6 +18,8 @@ struct coupon_pool_deps {
   const tenure::clock* clock = nullptr;
   id_generator* ids = nullptr;
   coupon_forecast forecast;
+  /// Who hears that the pool runs low (the program inbox). Empty: nobody.
+  std::string low_stock_recipient;
 };
 
 struct coupon_pool_state {
@@ -35,6 +37,9 @@ struct coupon_pool_state {
   std::deque<std::string> waiting;
   std::unordered_set<std::string> waiting_set;
   uint64_t redeemed = 0;
+  /// A low-stock notice went out and the stock has not recovered since
+  /// (not persisted: after a restart a low pool notifies once more).
+  bool low_stock_notified = false;
   /// Receives `book_code` for each waiting application when codes arrive
   /// (the registry, which routes it to the application). The registry is
   /// spawned after the pools it uses, so it introduces itself with a
@@ -51,6 +56,12 @@ struct coupon_pool_state {
 ///   is sent `book_code` through the registry once codes are imported.
 /// - `import_coupons` → `import_report`; repeating an import is harmless.
 /// - `get_atom` → `pool_stock`.
+/// - `(codes_atom)` → the available codes, for the coupon-admin role only
+///   (the caller checks the role; codes never reach a log).
+///
+/// When a reservation takes the runway under the forecast's threshold, a
+/// `coupon_low_stock` notification joins the reservation's commit (once per
+/// low period).
 /// - a `caf::actor`: the registry to wake waiting applications through.
 caf::behavior coupon_pool_actor(caf::stateful_actor<coupon_pool_state>* self,
                                 tenure::program program, coupon_pool_deps deps);

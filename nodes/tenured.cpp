@@ -236,6 +236,8 @@ int run(const flags& fl, const sigset_t& stop_signals) {
       if (auto i = settings.policy.forecasts.find(p);
           i != settings.policy.forecasts.end())
         pd.forecast = i->second;
+      if (auto i = settings.programs.find(p); i != settings.programs.end())
+        pd.low_stock_recipient = i->second.inbox;
       pools.push_back(sys.spawn(tenure::coupon_pool_actor, p, pd));
       reg_deps.pools[static_cast<size_t>(p)] = pools.back();
     }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <set>
 
 #include <caf/actor_system.hpp>
@@ -73,7 +74,8 @@ sku oss_sku() {
 }
 
 struct cluster {
-  explicit cluster(storage::store& st)
+  explicit cluster(storage::store& st,
+                   std::function<void(coupon_pool_deps&)> tweak = {})
     : clk(t0)
     , sys(cfg)
     , self(sys) {
@@ -81,6 +83,8 @@ struct cluster {
     pd.store = &st;
     pd.clock = &clk;
     pd.ids = &ids;
+    if (tweak)
+      tweak(pd);
     for (auto p : {program::edu, program::oss, program::startups})
       pools[static_cast<size_t>(p)] = sys.spawn(coupon_pool_actor, p, pd);
     pool = pools[0];
@@ -329,4 +333,45 @@ TEST(checkout, a_booked_code_buys_one_subscription_in_one_commit) {
   auto bad_sku = c.redeem(code, "no-such-sku", 25);
   ASSERT_FALSE(bad_sku);
   EXPECT_TRUE(bad_sku.error() == errc::invalid_argument);
+}
+
+TEST(booking, a_low_pool_notifies_its_program_once_and_never_shows_codes) {
+  storage::memory_store st;
+  cluster c{st, [](coupon_pool_deps& pd) {
+              pd.forecast.applications_per_quarter = 365; // one a day
+              pd.forecast.low_stock_runway_days = 60;
+              pd.low_stock_recipient = "education@denomas.com";
+            }};
+  c.import(csv(0, 70));
+  std::vector<submit_application> submits;
+  for (int i = 0; i < 20; ++i)
+    submits.push_back(submit_application{draft(i)});
+  std::vector<app_id> ids;
+  for (auto& a : c.all(submits))
+    ids.push_back(a.id);
+  std::vector<record_verification> verifies;
+  for (auto& id : ids)
+    verifies.push_back(record_verification{id, verification_outcome::verified,
+                                           "", "verifier", ""});
+  c.all(verifies);
+  c.wait_booked(ids, 20);
+  EXPECT_EQ(c.stock().available, 50u);
+  auto rows = st.outbox();
+  ASSERT_TRUE(rows);
+  ASSERT_EQ(rows->size(), 1u); // once, though every later booking was low
+  auto n = decode<notification>((*rows)[0].value);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->template_name, "coupon_low_stock");
+  EXPECT_EQ(n->recipient, "education@denomas.com");
+  EXPECT_EQ(n->params.at("available"), "59");
+  for (auto& [k, v] : n->params)
+    EXPECT_EQ(v.find("EDU-"), std::string::npos) << k;
+  // The privileged read returns exactly the available codes.
+  std::vector<std::string> codes;
+  c.self->request(c.pool, 10s, codes_atom::value)
+    .receive([&](std::vector<std::string>& x) { codes = x; },
+             [](caf::error&) {});
+  EXPECT_EQ(codes.size(), 50u);
+  std::set<std::string> unique(codes.begin(), codes.end());
+  EXPECT_EQ(unique.size(), 50u);
 }
