@@ -1,5 +1,7 @@
 #include "actors/application_actor.hpp"
 
+#include <cctype>
+
 #include <caf/after.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
@@ -19,6 +21,35 @@ namespace {
 
 using app_io = entity_io<application, application_event>;
 using sub_io = entity_io<subscription, subscription_event>;
+
+/// The identity of an organisation for "one active subscription per
+/// program": the lower-cased website host when given, else the lower-cased
+/// name without surrounding spaces.
+std::string organisation_key(const organisation& org) {
+  auto lower = [](std::string s) {
+    for (auto& c : s)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  auto host = org.website;
+  if (auto p = host.find("://"); p != std::string::npos)
+    host = host.substr(p + 3);
+  host = host.substr(0, host.find('/'));
+  if (host.rfind("www.", 0) == 0)
+    host = host.substr(4);
+  if (!host.empty())
+    return lower(host);
+  auto name = org.name;
+  auto b = name.find_first_not_of(" \t");
+  auto e = name.find_last_not_of(" \t");
+  return b == std::string::npos ? std::string{}
+                                : lower(name.substr(b, e - b + 1));
+}
+
+/// The meta row that records an organisation's active subscription.
+std::string active_subscription_key(program p, const std::string& org_key) {
+  return "active_subscription/" + to_string(p) + "/" + org_key;
+}
 
 /// The subscription a redemption provisions: the SKU's lines, each with its
 /// own term from now; the license runs as long as the Ultimate line.
@@ -86,6 +117,11 @@ caf::result<application> run(self_ptr self, const application_deps& deps,
       return std::move(sub_evs.error());
     }
     provisioned = sub_io::record(b, std::nullopt, *sub_evs, now);
+    // One active subscription per organisation and program: the index row is
+    // inserted in the same commit, so of two racing redemptions one fails.
+    b.insert(storage::cf::meta,
+             active_subscription_key(next.program, next.organisation.key),
+             provisioned->id.str());
     coupon_row->state = coupon_state::redeemed;
     coupon_row->subscription = provisioned->id;
     coupon_row->redeemed_at = now;
@@ -129,6 +165,15 @@ caf::behavior busy(self_ptr self, const application_deps& deps) {
         st.app = std::move(*reloaded);
         run(self, deps, std::move(pending.cmd), pending.rp, true,
             std::move(pending.coupon_row));
+        return;
+      }
+      if (err == errc::already_exists && pending.provisioned) {
+        // Another application of the organisation redeemed first.
+        pending.rp.deliver(make_error(
+          errc::duplicate_subscription,
+          "organisation '" + pending.next.organisation.name.substr(0, 80)
+            + "' already holds an active " + to_string(pending.next.program)
+            + " subscription; the code stays unused"));
         return;
       }
       if (err) {
@@ -177,7 +222,23 @@ caf::behavior application_actor(self_ptr self, std::string id,
   return {
     [=](submit_application& cmd) -> caf::result<application> {
       // The registry chose the id; the draft carries it into the events.
-      cmd.draft.id = *app_id::parse(self->state.id);
+      auto& d = cmd.draft;
+      d.id = *app_id::parse(self->state.id);
+      if (d.organisation.key.empty())
+        d.organisation.key = organisation_key(d.organisation);
+      if (!self->state.app && d.kind == application_kind::new_member) {
+        auto existing = deps.store->get(
+          storage::cf::meta,
+          active_subscription_key(d.program, d.organisation.key));
+        if (!existing)
+          return std::move(existing.error());
+        if (*existing)
+          return make_error(errc::duplicate_subscription,
+                            "organisation '" + d.organisation.name.substr(0, 80)
+                              + "' already holds subscription " + **existing
+                              + " in the " + to_string(d.program)
+                              + " program; apply to renew it instead");
+      }
       return run(self, deps, std::move(cmd));
     },
     [=](record_verification& cmd) -> caf::result<application> {

@@ -375,3 +375,40 @@ TEST(booking, a_low_pool_notifies_its_program_once_and_never_shows_codes) {
   std::set<std::string> unique(codes.begin(), codes.end());
   EXPECT_EQ(unique.size(), 50u);
 }
+
+TEST(checkout, one_active_subscription_per_organisation_and_program) {
+  storage::memory_store st;
+  cluster c{st};
+  c.import(csv(0, 3));
+  // Two applications of one organisation, both booked before either redeems.
+  auto d1 = draft(1);
+  auto d2 = draft(2);
+  d2.organisation = d1.organisation;
+  auto apps = c.all(std::vector<submit_application>{submit_application{d1},
+                                                    submit_application{d2}});
+  ASSERT_EQ(apps.size(), 2u);
+  std::vector<app_id> ids{apps[0].id, apps[1].id};
+  std::vector<record_verification> verifies;
+  for (auto& id : ids)
+    verifies.push_back(record_verification{id, verification_outcome::verified,
+                                           "", "verifier", ""});
+  c.all(verifies);
+  auto booked = c.wait_booked(ids, 2);
+  auto first
+    = c.redeem(booked[0].coupon_code, "edu-saas-ultimate-support-1y", 5);
+  ASSERT_TRUE(first) << error_message(first.error());
+  auto second
+    = c.redeem(booked[1].coupon_code, "edu-saas-ultimate-support-1y", 5);
+  ASSERT_FALSE(second);
+  EXPECT_TRUE(second.error() == errc::duplicate_subscription)
+    << error_message(second.error());
+  // A third application of the organisation is refused with the id.
+  auto d3 = draft(3);
+  d3.organisation = d1.organisation;
+  caf::error refused;
+  c.self->request(c.registry, 10s, submit_application{d3})
+    .receive([](application&) {}, [&](caf::error& err) { refused = err; });
+  EXPECT_TRUE(refused == errc::duplicate_subscription);
+  EXPECT_NE(error_message(refused).find(first->id.str()), std::string::npos)
+    << error_message(refused);
+}
