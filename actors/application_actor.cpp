@@ -75,6 +75,7 @@ subscription provision_for(const application& app, const redeem& r,
   s.application = app.id;
   return s;
 }
+
 using self_ptr = caf::stateful_actor<application_actor_state>*;
 
 const log::logger lg{"application"};
