@@ -7,6 +7,7 @@
 #include <caf/send.hpp>
 
 #include "actors/atoms.hpp"
+#include "actors/commit_then.hpp"
 #include "actors/entity_io.hpp"
 #include "actors/subscription_rules.hpp"
 #include "storage/keys.hpp"
@@ -80,8 +81,6 @@ using self_ptr = caf::stateful_actor<application_actor_state>*;
 
 const log::logger lg{"application"};
 
-caf::behavior busy(self_ptr self, const application_deps& deps);
-
 /// Decides and, when there is something to record, commits; the reply
 /// follows the commit. `rp` is empty on first try (a promise is made).
 caf::result<application> run(self_ptr self, const application_deps& deps,
@@ -132,77 +131,61 @@ caf::result<application> run(self_ptr self, const application_deps& deps,
   }
   if (!rp)
     rp = self->make_response_promise();
-  st.pending = application_actor_state::pending_commit{
-    std::move(cmd), std::move(next),       *rp,
-    retried,        std::move(coupon_row), std::move(provisioned)};
-  // Until the commit is done, everything else waits in the mailbox, so each
-  // command decides on durable state.
-  self->become(caf::keep_behavior, busy(self, deps));
-  self->set_default_handler(caf::skip);
-  auto hdl = caf::actor_cast<caf::actor>(self);
-  deps.store->commit(std::move(b), [hdl](const caf::error& err) {
-    // Runs on the store's thread: only send, never touch actor state.
-    caf::anon_send(hdl, committed_atom::value, err);
-  });
-  return *rp;
-}
-
-caf::behavior busy(self_ptr self, const application_deps& deps) {
-  return {
-    [=](committed_atom, const caf::error& err) {
+  commit_then(
+    self, *deps.store, std::move(b),
+    [self, deps, cmd = std::move(cmd), next = std::move(next), rp = *rp,
+     retried, coupon_row = std::move(coupon_row),
+     provisioned = std::move(provisioned)](const caf::error& err) mutable {
       auto& st = self->state;
-      auto pending = std::move(*st.pending);
-      st.pending.reset();
-      self->unbecome();
-      self->set_default_handler(drop_unexpected);
-      if (err == errc::conflict && !pending.retried) {
+      if (err == errc::conflict && !retried) {
+        // Another writer came first (e.g. this entity's previous
+        // activation still draining): reload, decide once more.
         lg.info("version conflict, reloading id={}", st.id);
         auto reloaded = app_io::load(*deps.store, st.id);
         if (!reloaded) {
-          pending.rp.deliver(reloaded.error());
+          rp.deliver(reloaded.error());
           self->quit(reloaded.error());
           return;
         }
         st.app = std::move(*reloaded);
-        run(self, deps, std::move(pending.cmd), pending.rp, true,
-            std::move(pending.coupon_row));
+        run(self, deps, std::move(cmd), rp, true, std::move(coupon_row));
         return;
       }
-      if (err == errc::already_exists && pending.provisioned) {
+      if (err == errc::already_exists && provisioned) {
         // Another application of the organisation redeemed first.
-        pending.rp.deliver(make_error(
-          errc::duplicate_subscription,
-          "organisation '" + pending.next.organisation.name.substr(0, 80)
-            + "' already holds an active " + to_string(pending.next.program)
-            + " subscription; the code stays unused"));
+        rp.deliver(
+          make_error(errc::duplicate_subscription,
+                     "organisation '" + next.organisation.name.substr(0, 80)
+                       + "' already holds an active " + to_string(next.program)
+                       + " subscription; the code stays unused"));
         return;
       }
       if (err) {
         lg.warn("commit failed id={} error={}", st.id, error_message(err));
-        pending.rp.deliver(err);
+        rp.deliver(err);
         return;
       }
       bool just_verified
-        = pending.next.state == application_state::awaiting_code
+        = next.state == application_state::awaiting_code
           && (!st.app || st.app->state != application_state::awaiting_code);
-      st.app = pending.next;
-      if (pending.provisioned) {
+      st.app = next;
+      if (provisioned) {
         auto pool = deps.pools[static_cast<size_t>(st.app->program) % 3];
         if (pool)
-          caf::anon_send(pool, redeemed_atom::value, pending.coupon_row->code);
+          caf::anon_send(pool, redeemed_atom::value, coupon_row->code);
         lg.info("redeemed id={} subscription={} sku={}", st.id,
-                pending.provisioned->id.str(), pending.provisioned->sku);
-        pending.rp.deliver(std::move(*pending.provisioned));
+                provisioned->id.str(), provisioned->sku);
+        rp.deliver(std::move(*provisioned));
         return;
       }
-      pending.rp.deliver(std::move(pending.next));
-      // Stage 2 follows stage 1 at once: ask the pool for a code. Sent
-      // anonymously: nobody waits for the reply.
+      rp.deliver(std::move(next));
+      // Stage 2 follows stage 1 at once: ask the pool for a code.
+      // Sent anonymously: nobody waits for the reply.
       if (just_verified)
         caf::anon_send(caf::actor_cast<caf::actor>(self),
                        book_code{st.app->id});
-    },
-  };
+    });
+  return *rp;
 }
 
 } // namespace

@@ -37,22 +37,6 @@ struct application_actor_state {
 
   std::string id;
   std::optional<application> app;
-  /// Set while a commit is in flight: the state it will produce and the
-  /// promise to answer. Other commands wait in the mailbox meanwhile, so
-  /// each decides on durable state.
-  struct pending_commit {
-    application_command cmd;
-    application next;
-    caf::response_promise rp;
-    /// A version conflict (another writer came first, e.g. this entity's
-    /// previous activation still draining) reloads and decides once more.
-    bool retried = false;
-    /// Checkout: the pool's coupon row, and the subscription the redemption
-    /// provisions in the same commit; the reply is the subscription.
-    std::optional<tenure::coupon> coupon_row;
-    std::optional<tenure::subscription> provisioned;
-  };
-  std::optional<pending_commit> pending;
 };
 
 /// One application as an actor: receives a command, decides on its state,
