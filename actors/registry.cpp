@@ -39,6 +39,24 @@ caf::actor activate(self_ptr self, const registry_deps& deps,
   return hdl;
 }
 
+caf::actor activate(self_ptr self, const registry_deps& deps,
+                    const sub_id& id) {
+  auto& st = self->state;
+  if (auto i = st.active.find(id.str()); i != st.active.end())
+    return i->second;
+  subscription_deps sd;
+  sd.store = deps.store;
+  sd.clock = deps.clock;
+  sd.ids = deps.ids;
+  sd.cure_period = deps.cure_period;
+  sd.idle_after = deps.idle_after;
+  sd.registry = caf::actor_cast<caf::actor>(self);
+  auto hdl = self->spawn<caf::linked>(subscription_actor, id.str(), sd);
+  st.active.emplace(id.str(), hdl);
+  ++st.activations;
+  return hdl;
+}
+
 } // namespace
 
 caf::behavior registry_actor(self_ptr self, registry_deps deps) {
@@ -106,6 +124,25 @@ caf::behavior registry_actor(self_ptr self, registry_deps deps) {
     [=](checkout_atom a, redeem_code& rc, coupon& row) {
       auto hdl = activate(self, deps, row.application);
       return self->delegate(hdl, a, std::move(rc), std::move(row));
+    },
+    [=](report_usage& cmd) {
+      return self->delegate(activate(self, deps, cmd.id), std::move(cmd));
+    },
+    [=](open_case& cmd) {
+      return self->delegate(activate(self, deps, cmd.subscription),
+                            std::move(cmd));
+    },
+    [=](const sub_id& id, cure_case& cmd) {
+      return self->delegate(activate(self, deps, id), id, std::move(cmd));
+    },
+    [=](revoke_subscription& cmd) {
+      return self->delegate(activate(self, deps, cmd.id), std::move(cmd));
+    },
+    [=](get_atom g, const sub_id& id) {
+      return self->delegate(activate(self, deps, id), g);
+    },
+    [=](history_atom h, const sub_id& id) {
+      return self->delegate(activate(self, deps, id), h);
     },
     [=](get_atom g, const app_id& id) {
       return self->delegate(activate(self, deps, id), g);

@@ -8,6 +8,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/application_actor.hpp"
+#include "actors/subscription_actor.hpp"
 #include "messages/id.hpp"
 
 namespace tenure {
@@ -23,6 +24,8 @@ struct registry_deps {
   std::array<caf::actor, 3> pools;
   /// The SKU catalog, for checkout. May be null (no checkout).
   const std::vector<sku>* skus = nullptr;
+  /// The cure period of compliance cases. Default: 30 days.
+  duration cure_period = std::chrono::duration_cast<duration>(days{30});
 };
 
 struct registry_state {
@@ -44,8 +47,11 @@ struct registry_state {
 ///
 /// Handles the application commands (`submit_application` assigns the id),
 /// `(get_atom, app_id)`, `(history_atom, app_id)`, `(idle_atom, id)`,
-/// `redeem_code` (checkout: routed by the SKU's program to its pool, which
-/// hands it to the application with the code), `(whereis_atom, id)` and
+/// the subscription commands `report_usage`, `open_case`, `(sub_id,
+/// cure_case)`, `revoke_subscription`, `(get_atom, sub_id)`,
+/// `(history_atom, sub_id)`, `redeem_code` (checkout: routed by the SKU's
+/// program to its pool, which hands it to the application with the code),
+/// `(whereis_atom, id)` and
 /// `(stats_atom)` → active, activations, passivations, crashes.
 caf::behavior registry_actor(caf::stateful_actor<registry_state>* self,
                              registry_deps deps);

@@ -412,3 +412,52 @@ TEST(checkout, one_active_subscription_per_organisation_and_program) {
   EXPECT_NE(error_message(refused).find(first->id.str()), std::string::npos)
     << error_message(refused);
 }
+
+TEST(subscription, lives_on_as_an_actor_after_checkout) {
+  storage::memory_store st;
+  cluster c{st};
+  c.import(csv(0, 1));
+  auto a = c.all(std::vector<submit_application>{submit_application{draft(1)}});
+  auto id = a[0].id;
+  c.all(std::vector<record_verification>{record_verification{
+    id, verification_outcome::verified, "", "verifier", ""}});
+  auto booked = c.wait_booked({id}, 1);
+  auto sub
+    = c.redeem(booked[0].coupon_code, "edu-saas-ultimate-support-1y", 25);
+  ASSERT_TRUE(sub) << error_message(sub.error());
+  auto ask = [&](auto... xs) {
+    caf::expected<subscription> out{subscription{}};
+    c.self->request(c.registry, 10s, xs...)
+      .receive([&](subscription& s) { out = std::move(s); },
+               [&](caf::error& err) { out = std::move(err); });
+    return out;
+  };
+  // Activated from the snapshot the redemption wrote.
+  auto got = ask(get_atom::value, sub->id);
+  ASSERT_TRUE(got) << error_message(got.error());
+  EXPECT_EQ(*got, *sub);
+  auto used = ask(report_usage{sub->id, 30});
+  ASSERT_TRUE(used) << error_message(used.error());
+  EXPECT_EQ(used->max_seats_used, 30u);
+  EXPECT_EQ(used->overage_seats, 5u);
+  auto opened = ask(open_case{sub->id, "commercial use", true, "bbehr"});
+  ASSERT_TRUE(opened) << error_message(opened.error());
+  EXPECT_EQ(opened->state, subscription_state::in_cure);
+  ASSERT_FALSE(opened->open_case.empty());
+  auto cured = ask(sub->id, cure_case{opened->open_case, "fixed", "bbehr"});
+  ASSERT_TRUE(cured) << error_message(cured.error());
+  EXPECT_EQ(cured->state, subscription_state::active);
+  auto revoked = ask(revoke_subscription{sub->id, "fraud", "legal"});
+  ASSERT_TRUE(revoked);
+  EXPECT_EQ(revoked->state, subscription_state::revoked);
+  auto again = ask(revoke_subscription{sub->id, "fraud", "legal"});
+  ASSERT_FALSE(again);
+  EXPECT_TRUE(again.error() == errc::illegal_transition);
+  std::vector<history_entry> hist;
+  c.self->request(c.registry, 10s, history_atom::value, sub->id)
+    .receive([&](std::vector<history_entry>& h) { hist = h; },
+             [](caf::error&) {});
+  ASSERT_EQ(hist.size(), 5u);
+  EXPECT_EQ(hist[0].type, "sub_provisioned");
+  EXPECT_EQ(hist[4].type, "sub_revoked");
+}
