@@ -224,6 +224,8 @@ int run(const flags& fl, const sigset_t& stop_signals) {
     reg_deps.rules = &settings.eligibility;
     reg_deps.ids = &ids;
     reg_deps.idle_after = settings.registry.idle_passivation;
+    reg_deps.cure_period = settings.policy.cure_period;
+    reg_deps.skus = &settings.skus.all();
     // One coupon pool per program; the registry is spawned after them and
     // introduced to them, since each needs the other.
     std::vector<caf::actor> pools;
