@@ -190,6 +190,17 @@ caf::result<application> run(self_ptr self, const application_deps& deps,
 
 } // namespace
 
+caf::expected<const sku*> find_sku(const std::vector<sku>* skus,
+                                   std::string_view id) {
+  if (skus)
+    for (auto& x : *skus)
+      if (x.id == id)
+        return &x;
+  return make_error(errc::invalid_argument, "sku: '"
+                                              + std::string{id.substr(0, 60)}
+                                              + "' is not in the catalog");
+}
+
 caf::behavior application_actor(self_ptr self, std::string id,
                                 application_deps deps) {
   self->state.id = id;
@@ -263,22 +274,16 @@ caf::behavior application_actor(self_ptr self, std::string id,
     [=](checkout_atom, redeem_code& rc,
         coupon& row) -> caf::result<application> {
       auto& st = self->state;
-      const sku* chosen = nullptr;
-      if (deps.skus)
-        for (auto& x : *deps.skus)
-          if (x.id == rc.sku)
-            chosen = &x;
+      auto chosen = find_sku(deps.skus, rc.sku);
       if (!chosen)
-        return make_error(errc::invalid_argument,
-                          "sku: '" + rc.sku.substr(0, 60)
-                            + "' is not in the catalog");
+        return std::move(chosen.error());
       if (st.app && st.app->state == application_state::redeemed)
         return make_error(errc::code_already_used);
       if (!deps.ids)
         return make_error(errc::unavailable, "checkout is not configured");
       auto sub = deps.ids->next<sub_id>(deps.clock->now());
-      return run(self, deps, redeem{rc.code, *chosen, rc.seats, sub}, {}, false,
-                 std::move(row));
+      return run(self, deps, redeem{rc.code, **chosen, rc.seats, sub}, {},
+                 false, std::move(row));
     },
     [=](get_atom) -> caf::result<application> {
       if (!self->state.app)

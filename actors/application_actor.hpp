@@ -39,6 +39,10 @@ struct application_actor_state {
   std::optional<application> app;
 };
 
+/// The catalog entry `id`, or `errc::invalid_argument` naming it.
+caf::expected<const sku*> find_sku(const std::vector<sku>* skus,
+                                   std::string_view id);
+
 /// One application as an actor: receives a command, decides on its state,
 /// commits the events and snapshot as one batch, then replies with the new
 /// state. Activated from its snapshot; the registry spawns it.

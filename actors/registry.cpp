@@ -104,21 +104,15 @@ caf::behavior registry_actor(self_ptr self, registry_deps deps) {
       return self->delegate(hdl, std::move(cmd));
     },
     [=](redeem_code& rc) -> caf::result<caf::message> {
-      const sku* chosen = nullptr;
-      if (deps.skus)
-        for (auto& x : *deps.skus)
-          if (x.id == rc.sku)
-            chosen = &x;
+      auto chosen = find_sku(deps.skus, rc.sku);
       if (!chosen)
-        return make_error(errc::invalid_argument,
-                          "sku: '" + rc.sku.substr(0, 60)
-                            + "' is not in the catalog");
+        return std::move(chosen.error());
       if (rc.seats == 0)
         return make_error(errc::invalid_argument, "seats: must be at least 1");
-      auto pool = deps.pools[static_cast<size_t>(chosen->program) % 3];
+      auto pool = deps.pools[static_cast<size_t>((*chosen)->program) % 3];
       if (!pool)
-        return make_error(errc::unavailable,
-                          "no coupon pool for " + to_string(chosen->program));
+        return make_error(errc::unavailable, "no coupon pool for "
+                                               + to_string((*chosen)->program));
       return self->delegate(pool, std::move(rc));
     },
     [=](checkout_atom a, redeem_code& rc, coupon& row) {
