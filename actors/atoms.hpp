@@ -23,6 +23,8 @@ using checkout_atom = caf::atom_constant<caf::atom("checkout")>;
 using redeemed_atom = caf::atom_constant<caf::atom("redeemed")>;
 /// Read raw coupon codes (privileged).
 using codes_atom = caf::atom_constant<caf::atom("codes")>;
+/// The registry's throttle refills.
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
 /// Look up the actor of an entity (operators, tests).
 using whereis_atom = caf::atom_constant<caf::atom("whereis")>;
 

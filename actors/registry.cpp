@@ -1,5 +1,8 @@
 #include "actors/registry.hpp"
 
+#include <algorithm>
+#include <tuple>
+
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
@@ -57,10 +60,85 @@ caf::actor activate(self_ptr self, const registry_deps& deps,
   return hdl;
 }
 
+/// Takes one activation token; refills by elapsed time (one second of burst).
+bool take_token(self_ptr self, const registry_deps& deps) {
+  auto rate = static_cast<double>(deps.max_activations_per_second);
+  if (rate == 0)
+    return true;
+  auto& st = self->state;
+  // Operational pacing, not domain time: the actor clock, like CAF's own
+  // timeouts.
+  auto now = self->clock().now();
+  auto elapsed = std::chrono::duration<double>(now - st.refilled).count();
+  st.refilled = now;
+  st.tokens = std::min(rate, st.tokens + elapsed * rate);
+  if (st.tokens < 1)
+    return false;
+  st.tokens -= 1;
+  return true;
+}
+
+void arm_tick(self_ptr self) {
+  auto& st = self->state;
+  if (st.tick_armed || st.deferred.empty())
+    return;
+  st.tick_armed = true;
+  self->delayed_send(self, std::chrono::milliseconds(20), tick_atom::value);
+}
+
+/// Sends what was held back, in order, while tokens last.
+void drain(self_ptr self, const registry_deps& deps) {
+  auto& st = self->state;
+  while (!st.deferred.empty()) {
+    auto& [key, send] = st.deferred.front();
+    if (!st.active.count(key) && !take_token(self, deps))
+      break;
+    auto fn = std::move(send);
+    auto k = std::move(key);
+    st.deferred.pop_front();
+    if (--st.deferred_ids[k] == 0)
+      st.deferred_ids.erase(k);
+    fn();
+  }
+  arm_tick(self);
+}
+
+/// Delegates `xs` to the actor of `id`, activating it if needed, or holds
+/// the message back when activations exceed the configured rate.
+template <class Id, class... Ts>
+caf::result<caf::message> route(self_ptr self, const registry_deps& deps,
+                                const Id& id, Ts... xs) {
+  auto& st = self->state;
+  const auto& key = id.str();
+  bool behind = st.deferred_ids.count(key) > 0;
+  if (!behind) {
+    if (auto i = st.active.find(key); i != st.active.end())
+      return self->delegate(i->second, std::move(xs)...);
+    if (take_token(self, deps))
+      return self->delegate(activate(self, deps, id), std::move(xs)...);
+  }
+  auto rp = self->make_response_promise();
+  ++st.deferred_ids[key];
+  ++st.deferred_total;
+  st.deferred.emplace_back(
+    key,
+    [self, deps, id, rp, msg = std::make_tuple(std::move(xs)...)]() mutable {
+      std::apply(
+        [&](auto&... ys) {
+          rp.delegate(activate(self, deps, id), std::move(ys)...);
+        },
+        msg);
+    });
+  arm_tick(self);
+  return rp;
+}
+
 } // namespace
 
 caf::behavior registry_actor(self_ptr self, registry_deps deps) {
   self->set_default_handler(drop_unexpected);
+  self->state.tokens = static_cast<double>(deps.max_activations_per_second);
+  self->state.refilled = self->clock().now();
   // Entity actors are linked to the registry: they end with it (a node's
   // shutdown waits for them), and their exits arrive here as exit messages
   // instead of taking the registry down.
@@ -85,23 +163,23 @@ caf::behavior registry_actor(self_ptr self, registry_deps deps) {
   return {
     [=](submit_application& cmd) {
       auto id = deps.ids->next<app_id>(deps.clock->now());
-      return self->delegate(activate(self, deps, id), std::move(cmd));
+      return route(self, deps, id, std::move(cmd));
     },
     [=](record_verification& cmd) {
-      auto hdl = activate(self, deps, cmd.id);
-      return self->delegate(hdl, std::move(cmd));
+      auto id = cmd.id; // copied: cmd is moved below
+      return route(self, deps, id, std::move(cmd));
     },
     [=](appeal_rejection& cmd) {
-      auto hdl = activate(self, deps, cmd.id);
-      return self->delegate(hdl, std::move(cmd));
+      auto id = cmd.id; // copied: cmd is moved below
+      return route(self, deps, id, std::move(cmd));
     },
     [=](withdraw_application& cmd) {
-      auto hdl = activate(self, deps, cmd.id);
-      return self->delegate(hdl, std::move(cmd));
+      auto id = cmd.id; // copied: cmd is moved below
+      return route(self, deps, id, std::move(cmd));
     },
     [=](book_code& cmd) {
-      auto hdl = activate(self, deps, cmd.id);
-      return self->delegate(hdl, std::move(cmd));
+      auto id = cmd.id; // copied: cmd is moved below
+      return route(self, deps, id, std::move(cmd));
     },
     [=](redeem_code& rc) -> caf::result<caf::message> {
       auto chosen = find_sku(deps.skus, rc.sku);
@@ -116,34 +194,28 @@ caf::behavior registry_actor(self_ptr self, registry_deps deps) {
       return self->delegate(pool, std::move(rc));
     },
     [=](checkout_atom a, redeem_code& rc, coupon& row) {
-      auto hdl = activate(self, deps, row.application);
-      return self->delegate(hdl, a, std::move(rc), std::move(row));
+      auto id = row.application;
+      return route(self, deps, id, a, std::move(rc), std::move(row));
     },
     [=](report_usage& cmd) {
-      return self->delegate(activate(self, deps, cmd.id), std::move(cmd));
+      auto id = cmd.id; // copied: cmd is moved below
+      return route(self, deps, id, std::move(cmd));
     },
     [=](open_case& cmd) {
-      return self->delegate(activate(self, deps, cmd.subscription),
-                            std::move(cmd));
+      auto id = cmd.subscription; // copied: cmd is moved below
+      return route(self, deps, id, std::move(cmd));
     },
     [=](const sub_id& id, cure_case& cmd) {
-      return self->delegate(activate(self, deps, id), id, std::move(cmd));
+      return route(self, deps, id, id, std::move(cmd));
     },
     [=](revoke_subscription& cmd) {
-      return self->delegate(activate(self, deps, cmd.id), std::move(cmd));
+      auto id = cmd.id; // copied: cmd is moved below
+      return route(self, deps, id, std::move(cmd));
     },
-    [=](get_atom g, const sub_id& id) {
-      return self->delegate(activate(self, deps, id), g);
-    },
-    [=](history_atom h, const sub_id& id) {
-      return self->delegate(activate(self, deps, id), h);
-    },
-    [=](get_atom g, const app_id& id) {
-      return self->delegate(activate(self, deps, id), g);
-    },
-    [=](history_atom h, const app_id& id) {
-      return self->delegate(activate(self, deps, id), h);
-    },
+    [=](get_atom g, const sub_id& id) { return route(self, deps, id, g); },
+    [=](history_atom h, const sub_id& id) { return route(self, deps, id, h); },
+    [=](get_atom g, const app_id& id) { return route(self, deps, id, g); },
+    [=](history_atom h, const app_id& id) { return route(self, deps, id, h); },
     [=](idle_atom, const std::string& id) {
       auto& st = self->state;
       auto i = st.active.find(id);
@@ -160,10 +232,15 @@ caf::behavior registry_actor(self_ptr self, registry_deps deps) {
       auto i = st.active.find(id);
       return i == st.active.end() ? caf::actor{} : i->second;
     },
+    [=](tick_atom) {
+      self->state.tick_armed = false;
+      drain(self, deps);
+    },
     [=](stats_atom) {
       auto& st = self->state;
       return caf::make_message(static_cast<uint64_t>(st.active.size()),
-                               st.activations, st.passivations, st.crashes);
+                               st.activations, st.passivations, st.crashes,
+                               st.deferred_total);
     },
   };
 }

@@ -2,7 +2,11 @@
 
 #include <cstdint>
 #include <string>
+#include <deque>
+#include <functional>
 #include <unordered_map>
+
+#include <caf/actor_clock.hpp>
 
 #include <caf/actor.hpp>
 #include <caf/stateful_actor.hpp>
@@ -24,6 +28,10 @@ struct registry_deps {
   std::array<caf::actor, 3> pools;
   /// The SKU catalog, for checkout. May be null (no checkout).
   const std::vector<sku>* skus = nullptr;
+  /// Most entity activations per second (each loads a snapshot); messages
+  /// to cold entities beyond it wait in the registry, in order, so a burst
+  /// after a restart does not stall the node. 0: no limit. Default: 5000.
+  size_t max_activations_per_second = 5000;
   /// The cure period of compliance cases. Default: 30 days.
   duration cure_period = std::chrono::duration_cast<duration>(days{30});
 };
@@ -36,6 +44,18 @@ struct registry_state {
   uint64_t activations = 0;
   uint64_t passivations = 0;
   uint64_t crashes = 0;
+
+  // -- activation throttle ----------------------------------------------------
+
+  /// Messages held back, oldest first, with the entity they go to.
+  std::deque<std::pair<std::string, std::function<void()>>> deferred;
+  /// Held-back messages per entity: a later message to the same entity waits
+  /// behind them, so per-entity order holds.
+  std::unordered_map<std::string, size_t> deferred_ids;
+  uint64_t deferred_total = 0;
+  double tokens = 0;
+  caf::actor_clock::time_point refilled;
+  bool tick_armed = false;
 };
 
 /// Routes commands to entity actors by id, activating an actor from its

@@ -916,6 +916,8 @@ caf::expected<settings> read_settings(const caf::actor_system_config& cfg,
   s.store.block_cache_bytes = cache_mib << 20;
   r.dur("registry.idle-passivation", s.registry.idle_passivation,
         std::chrono::duration_cast<duration>(days{1}));
+  r.uint("registry.max-activations-per-second",
+         s.registry.max_activations_per_second, 0, 10'000'000);
   r.str("data.catalog", s.files.catalog);
   r.str("data.policies", s.files.policies);
   r.str("data.eligibility", s.files.eligibility);

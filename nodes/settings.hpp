@@ -64,6 +64,9 @@ struct store_settings {
 struct registry_settings {
   /// An entity actor idle this long is passivated. Default: 5min.
   duration idle_passivation = std::chrono::minutes(5);
+  /// Entity activations per second before messages to cold entities wait;
+  /// 0 = no limit.
+  size_t max_activations_per_second = 5000;
 };
 
 /// The `tenure.data` group of tenured.conf: where the data files are. After

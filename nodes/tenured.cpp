@@ -225,6 +225,8 @@ int run(const flags& fl, const sigset_t& stop_signals) {
     reg_deps.ids = &ids;
     reg_deps.idle_after = settings.registry.idle_passivation;
     reg_deps.cure_period = settings.policy.cure_period;
+    reg_deps.max_activations_per_second
+      = settings.registry.max_activations_per_second;
     reg_deps.skus = &settings.skus.all();
     // One coupon pool per program; the registry is spawned after them and
     // introduced to them, since each needs the other.

@@ -4,6 +4,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/after.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include "actors/atoms.hpp"
@@ -38,7 +39,8 @@ struct config : caf::actor_system_config {
 
 /// One node's worth of actors over a given store.
 struct node {
-  explicit node(storage::store& st, duration idle = std::chrono::minutes(5))
+  explicit node(storage::store& st, duration idle = std::chrono::minutes(5),
+                size_t max_activations = 5000)
     : clk(t0)
     , sys(cfg)
     , self(sys) {
@@ -49,6 +51,7 @@ struct node {
     deps.rules = &rules;
     deps.ids = &ids;
     deps.idle_after = idle;
+    deps.max_activations_per_second = max_activations;
     registry = sys.spawn(registry_actor, deps);
   }
 
@@ -69,8 +72,8 @@ struct node {
     std::vector<uint64_t> out;
     self->request(registry, 10s, stats_atom::value)
       .receive(
-        [&](uint64_t a, uint64_t b, uint64_t c, uint64_t d) {
-          out = {a, b, c, d};
+        [&](uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e) {
+          out = {a, b, c, d, e};
         },
         [&](caf::error&) {});
     return out;
@@ -175,7 +178,7 @@ TEST(registry, a_crashed_entity_actor_is_rebuilt_from_storage) {
   ASSERT_TRUE(hdl);
   // What an exception escaping a handler does to an actor.
   n.self->send_exit(hdl, caf::exit_reason::unhandled_exception);
-  ASSERT_TRUE(n.wait_stats([](auto s) { return s.size() == 4 && s[3] == 1; }));
+  ASSERT_TRUE(n.wait_stats([](auto s) { return s.size() == 5 && s[3] == 1; }));
   auto g = n.ask(get_atom::value, a->id);
   ASSERT_TRUE(g) << error_message(g.error());
   EXPECT_EQ(*g, *a);
@@ -189,9 +192,48 @@ TEST(registry, idle_entities_are_passivated_and_come_back) {
   auto a = n.ask(submit_application{draft()});
   ASSERT_TRUE(a);
   // Memory follows the active set: the actor goes, the state stays.
-  ASSERT_TRUE(n.wait_stats([](auto s) { return s.size() == 4 && s[0] == 0; }));
+  ASSERT_TRUE(n.wait_stats([](auto s) { return s.size() == 5 && s[0] == 0; }));
   EXPECT_EQ(n.stats()[2], 1u);
   auto g = n.ask(get_atom::value, a->id);
   ASSERT_TRUE(g);
   EXPECT_EQ(*g, *a);
+}
+
+TEST(registry, a_burst_to_cold_entities_is_paced_and_keeps_order) {
+  storage::memory_store st;
+  std::vector<app_id> ids;
+  {
+    node n{st};
+    for (int i = 0; i < 300; ++i) {
+      auto a = n.ask(submit_application{draft()});
+      ASSERT_TRUE(a);
+      ids.push_back(a->id);
+    }
+  }
+  // A restarted node allowing 100 activations a second gets 300 cold
+  // entities at once, each asked twice (a command, then a read).
+  node n{st, std::chrono::minutes(5), 100};
+  for (auto& id : ids) {
+    n.self->send(n.registry, withdraw_application{id, "burst", "test"});
+    n.self->send(n.registry, get_atom::value, id);
+  }
+  size_t withdrawn = 0, reads_after_withdraw = 0;
+  for (size_t i = 0; i < ids.size() * 2; ++i)
+    n.self->receive(
+      [&](application& a) {
+        if (a.state == application_state::withdrawn)
+          ++withdrawn;
+        // The read was sent after the command: it must see it.
+        if (a.version == 2)
+          ++reads_after_withdraw;
+      },
+      [&](caf::error& err) { ADD_FAILURE() << error_message(err); },
+      caf::after(std::chrono::seconds(60)) >>
+        [&] { ADD_FAILURE() << "no reply within 60 s"; });
+  EXPECT_EQ(withdrawn, 2 * ids.size());
+  EXPECT_EQ(reads_after_withdraw, 2 * ids.size());
+  auto s = n.stats();
+  ASSERT_EQ(s.size(), 5u);
+  EXPECT_GT(s[4], 0u);         // some messages were held back
+  EXPECT_EQ(s[1], ids.size()); // each entity activated once
 }
