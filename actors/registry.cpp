@@ -208,6 +208,19 @@ caf::behavior registry_actor(self_ptr self, registry_deps deps) {
     [=](const sub_id& id, cure_case& cmd) {
       return route(self, deps, id, id, std::move(cmd));
     },
+    // Timer-driven subscription steps, addressed by subscription id.
+    [=](const sub_id& id, expire& cmd) {
+      return route(self, deps, id, std::move(cmd));
+    },
+    [=](const sub_id& id, lapse& cmd) {
+      return route(self, deps, id, std::move(cmd));
+    },
+    [=](const sub_id& id, terminate_for_case& cmd) {
+      return route(self, deps, id, std::move(cmd));
+    },
+    [=](const sub_id& id, renew& cmd) {
+      return route(self, deps, id, std::move(cmd));
+    },
     [=](revoke_subscription& cmd) {
       auto id = cmd.id; // copied: cmd is moved below
       return route(self, deps, id, std::move(cmd));

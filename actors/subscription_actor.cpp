@@ -99,6 +99,19 @@ caf::behavior subscription_actor(self_ptr self, std::string id,
     [=](revoke_subscription& cmd) -> caf::result<subscription> {
       return run(self, deps, std::move(cmd));
     },
+    // Driven by the supervisors' durable timers (local messages).
+    [=](expire& cmd) -> caf::result<subscription> {
+      return run(self, deps, cmd);
+    },
+    [=](lapse& cmd) -> caf::result<subscription> {
+      return run(self, deps, cmd);
+    },
+    [=](terminate_for_case& cmd) -> caf::result<subscription> {
+      return run(self, deps, std::move(cmd));
+    },
+    [=](renew& cmd) -> caf::result<subscription> {
+      return run(self, deps, std::move(cmd));
+    },
     [=](get_atom) -> caf::result<subscription> {
       if (!self->state.sub)
         return make_error(errc::not_found, "no subscription " + self->state.id);

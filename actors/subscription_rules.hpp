@@ -34,22 +34,59 @@ struct provision {
   subscription sub;
 };
 
+// The timer-driven commands below are records too, so they can travel in
+// (local) CAF messages from the supervisors to the subscription actors.
+
 /// The end date passed (renewal supervisor's timer).
-struct expire {};
+struct expire {
+  static constexpr const char* record_name = "tenure::expire";
+  static constexpr uint32_t schema_version = 1;
+
+  template <class Self>
+  static auto fields(Self&) {
+    return std::make_tuple();
+  }
+};
 
 /// The grace period ended (renewal supervisor's timer).
-struct lapse {};
+struct lapse {
+  static constexpr const char* record_name = "tenure::lapse";
+  static constexpr uint32_t schema_version = 1;
+
+  template <class Self>
+  static auto fields(Self&) {
+    return std::make_tuple();
+  }
+};
 
 /// The cure deadline passed without a cure (compliance supervisor's timer).
 struct terminate_for_case {
+  static constexpr const char* record_name = "tenure::terminate_for_case";
+  static constexpr uint32_t schema_version = 1;
+
   case_id compliance_case;
   std::string reason;
+
+  template <class Self>
+  static auto fields(Self& x) {
+    return std::make_tuple(field("compliance_case", x.compliance_case),
+                           field("reason", x.reason));
+  }
 };
 
 /// A verified renewal application extends the term.
 struct renew {
+  static constexpr const char* record_name = "tenure::renew";
+  static constexpr uint32_t schema_version = 1;
+
   app_id application;
   term length = term::one_year;
+
+  template <class Self>
+  static auto fields(Self& x) {
+    return std::make_tuple(field("application", x.application),
+                           field("length", x.length));
+  }
 };
 
 using subscription_command

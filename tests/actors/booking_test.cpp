@@ -454,10 +454,43 @@ TEST(subscription, lives_on_as_an_actor_after_checkout) {
   ASSERT_FALSE(again);
   EXPECT_TRUE(again.error() == errc::illegal_transition);
   std::vector<history_entry> hist;
+  // (The timer-driven steps are exercised below on a second subscription.)
   c.self->request(c.registry, 10s, history_atom::value, sub->id)
     .receive([&](std::vector<history_entry>& h) { hist = h; },
              [](caf::error&) {});
   ASSERT_EQ(hist.size(), 5u);
   EXPECT_EQ(hist[0].type, "sub_provisioned");
   EXPECT_EQ(hist[4].type, "sub_revoked");
+}
+
+TEST(subscription, expires_after_its_end_date_and_a_renewal_extends_it) {
+  storage::memory_store st;
+  cluster c{st};
+  c.import(csv(0, 1));
+  auto a = c.all(std::vector<submit_application>{submit_application{draft(1)}});
+  auto id = a[0].id;
+  c.all(std::vector<record_verification>{record_verification{
+    id, verification_outcome::verified, "", "verifier", ""}});
+  auto booked = c.wait_booked({id}, 1);
+  auto sub
+    = c.redeem(booked[0].coupon_code, "edu-saas-ultimate-support-1y", 10);
+  ASSERT_TRUE(sub) << error_message(sub.error());
+  auto ask = [&](auto... xs) {
+    caf::expected<subscription> out{subscription{}};
+    c.self->request(c.registry, 10s, xs...)
+      .receive([&](subscription& s) { out = std::move(s); },
+               [&](caf::error& err) { out = std::move(err); });
+    return out;
+  };
+  auto early = ask(sub->id, expire{});
+  ASSERT_FALSE(early); // not before the end date
+  EXPECT_TRUE(early.error() == errc::illegal_transition);
+  ASSERT_TRUE(c.clk.set(sub->end) == caf::none);
+  auto expired = ask(sub->id, expire{});
+  ASSERT_TRUE(expired) << error_message(expired.error());
+  EXPECT_EQ(expired->state, subscription_state::expired);
+  auto renewed = ask(sub->id, renew{id, term::one_year});
+  ASSERT_TRUE(renewed) << error_message(renewed.error());
+  EXPECT_EQ(renewed->state, subscription_state::active);
+  EXPECT_EQ(renewed->end, add_years(sub->end, 1));
 }
