@@ -8,6 +8,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/commit_then.hpp"
+#include "actors/coupon_pool.hpp"
 #include "actors/entity_io.hpp"
 #include "actors/subscription_rules.hpp"
 #include "storage/keys.hpp"
@@ -104,6 +105,14 @@ caf::result<application> run(self_ptr self, const application_deps& deps,
   }
   storage::batch b;
   auto next = app_io::record(b, st.app, *evs, now);
+  if (next.state == application_state::awaiting_code
+      && (!st.app || st.app->state != application_state::awaiting_code)) {
+    // Verified: the application joins its pool's waiting list in the same
+    // commit, so a crash before the pool hears of it cannot strand it; the
+    // pool finds it when it loads and books it when codes arrive.
+    b.put(storage::cf::coupons, coupon_waiting_key(next.program, next.id.str()),
+          "");
+  }
   std::optional<subscription> provisioned;
   if (auto x = std::get_if<redeem>(&cmd); x && coupon_row) {
     // Stage 3 in one commit: the application redeemed, the subscription
@@ -138,17 +147,8 @@ caf::result<application> run(self_ptr self, const application_deps& deps,
      provisioned = std::move(provisioned)](const caf::error& err) mutable {
       auto& st = self->state;
       if (err == errc::conflict && !retried) {
-        // Another writer came first (e.g. this entity's previous
-        // activation still draining): reload, decide once more.
-        lg.info("version conflict, reloading id={}", st.id);
-        auto reloaded = app_io::load(*deps.store, st.id);
-        if (!reloaded) {
-          rp.deliver(reloaded.error());
-          self->quit(reloaded.error());
-          return;
-        }
-        st.app = std::move(*reloaded);
-        run(self, deps, std::move(cmd), rp, true, std::move(coupon_row));
+        if (reload_or_quit<app_io>(self, *deps.store, st.id, st.app, rp, lg))
+          run(self, deps, std::move(cmd), rp, true, std::move(coupon_row));
         return;
       }
       if (err == errc::already_exists && provisioned) {
@@ -204,14 +204,8 @@ caf::expected<const sku*> find_sku(const std::vector<sku>* skus,
 caf::behavior application_actor(self_ptr self, std::string id,
                                 application_deps deps) {
   self->state.id = id;
-  auto loaded = app_io::load(*deps.store, id);
-  if (!loaded) {
-    lg.error("cannot activate id={} error={}", id,
-             error_message(loaded.error()));
-    self->quit(loaded.error());
+  if (!load_or_quit<app_io>(self, *deps.store, id, self->state.app, lg))
     return {};
-  }
-  self->state.app = std::move(*loaded);
   self->set_default_handler(drop_unexpected);
   auto idle = std::chrono::milliseconds(deps.idle_after.count());
   return {

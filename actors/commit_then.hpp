@@ -1,6 +1,8 @@
 #pragma once
 
 #include <functional>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include <caf/actor_cast.hpp>
@@ -9,7 +11,9 @@
 #include <caf/skip.hpp>
 
 #include "actors/atoms.hpp"
+#include "actors/log.hpp"
 #include "actors/unexpected.hpp"
+#include "messages/errc.hpp"
 #include "storage/store.hpp"
 
 namespace tenure {
@@ -35,6 +39,42 @@ void commit_then(Self* self, storage::store& st, storage::batch b,
     // Runs on the store's thread: only send, never touch actor state.
     caf::anon_send(hdl, committed_atom::value, err);
   });
+}
+
+/// Loads an entity actor's state from its snapshot at activation (through
+/// `IO`, an `entity_io`). A snapshot that cannot be read is logged and ends
+/// the actor with the error; returns false then.
+template <class IO, class Self, class State>
+bool load_or_quit(Self* self, const storage::store& st, const std::string& id,
+                  std::optional<State>& out, const log::logger& lg) {
+  auto loaded = IO::load(st, id);
+  if (!loaded) {
+    lg.error("cannot activate id={} error={}", id,
+             error_message(loaded.error()));
+    self->quit(loaded.error());
+    return false;
+  }
+  out = std::move(*loaded);
+  return true;
+}
+
+/// After a version conflict (another writer came first, e.g. this entity's
+/// previous activation still draining), reloads the state so the command
+/// can be decided once more. When the store cannot, answers `rp` with the
+/// error, ends the actor and returns false.
+template <class IO, class Self, class State>
+bool reload_or_quit(Self* self, const storage::store& st, const std::string& id,
+                    std::optional<State>& out, caf::response_promise& rp,
+                    const log::logger& lg) {
+  lg.info("version conflict, reloading id={}", id);
+  auto reloaded = IO::load(st, id);
+  if (!reloaded) {
+    rp.deliver(reloaded.error());
+    self->quit(reloaded.error());
+    return false;
+  }
+  out = std::move(*reloaded);
+  return true;
 }
 
 } // namespace tenure

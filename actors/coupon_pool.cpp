@@ -101,10 +101,11 @@ reserve(self_ptr self, const coupon_pool_deps& deps, const std::string& app) {
     lg.warn("coupon pool low program={} available={} runway_days={}",
             to_string(st.program), st.available.size(), runway);
   }
-  if (st.waiting_set.erase(app)) {
-    b.erase(storage::cf::coupons, coupon_waiting_key(st.program, app));
-    // The deque entry is skipped when reached.
-  }
+  // The application's waiting row goes with its reservation (it may have
+  // been written by the verification's commit without the pool knowing);
+  // a stale deque entry is skipped when reached.
+  st.waiting_set.erase(app);
+  b.erase(storage::cf::coupons, coupon_waiting_key(st.program, app));
   return std::make_pair(code, std::move(b));
 }
 

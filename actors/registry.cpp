@@ -22,42 +22,47 @@ using self_ptr = caf::stateful_actor<registry_state>*;
 
 const log::logger lg{"registry"};
 
-caf::actor activate(self_ptr self, const registry_deps& deps,
-                    const app_id& id) {
+/// The actor of `id`, spawned by `spawn` (linked to the registry) when the
+/// entity is not active.
+template <class Spawn>
+caf::actor activate_with(self_ptr self, const std::string& id, Spawn spawn) {
   auto& st = self->state;
-  if (auto i = st.active.find(id.str()); i != st.active.end())
+  if (auto i = st.active.find(id); i != st.active.end())
     return i->second;
-  application_deps ad;
-  ad.store = deps.store;
-  ad.clock = deps.clock;
-  ad.rules = deps.rules;
-  ad.idle_after = deps.idle_after;
-  ad.registry = caf::actor_cast<caf::actor>(self);
-  ad.pools = deps.pools;
-  ad.skus = deps.skus;
-  ad.ids = deps.ids;
-  auto hdl = self->spawn<caf::linked>(application_actor, id.str(), ad);
-  st.active.emplace(id.str(), hdl);
+  auto hdl = spawn();
+  st.active.emplace(id, hdl);
   ++st.activations;
   return hdl;
 }
 
 caf::actor activate(self_ptr self, const registry_deps& deps,
+                    const app_id& id) {
+  return activate_with(self, id.str(), [&] {
+    application_deps ad;
+    ad.store = deps.store;
+    ad.clock = deps.clock;
+    ad.rules = deps.rules;
+    ad.idle_after = deps.idle_after;
+    ad.registry = caf::actor_cast<caf::actor>(self);
+    ad.pools = deps.pools;
+    ad.skus = deps.skus;
+    ad.ids = deps.ids;
+    return self->spawn<caf::linked>(application_actor, id.str(), ad);
+  });
+}
+
+caf::actor activate(self_ptr self, const registry_deps& deps,
                     const sub_id& id) {
-  auto& st = self->state;
-  if (auto i = st.active.find(id.str()); i != st.active.end())
-    return i->second;
-  subscription_deps sd;
-  sd.store = deps.store;
-  sd.clock = deps.clock;
-  sd.ids = deps.ids;
-  sd.cure_period = deps.cure_period;
-  sd.idle_after = deps.idle_after;
-  sd.registry = caf::actor_cast<caf::actor>(self);
-  auto hdl = self->spawn<caf::linked>(subscription_actor, id.str(), sd);
-  st.active.emplace(id.str(), hdl);
-  ++st.activations;
-  return hdl;
+  return activate_with(self, id.str(), [&] {
+    subscription_deps sd;
+    sd.store = deps.store;
+    sd.clock = deps.clock;
+    sd.ids = deps.ids;
+    sd.cure_period = deps.cure_period;
+    sd.idle_after = deps.idle_after;
+    sd.registry = caf::actor_cast<caf::actor>(self);
+    return self->spawn<caf::linked>(subscription_actor, id.str(), sd);
+  });
 }
 
 /// Takes one activation token; refills by elapsed time (one second of burst).

@@ -44,30 +44,24 @@ caf::result<subscription> run(self_ptr self, const subscription_deps& deps,
   auto next = sub_io::record(b, st.sub, *evs, now);
   if (!rp)
     rp = self->make_response_promise();
-  commit_then(self, *deps.store, std::move(b),
-              [self, deps, cmd = std::move(cmd), next = std::move(next),
-               rp = *rp, retried](const caf::error& err) mutable {
-                auto& st = self->state;
-                if (err == errc::conflict && !retried) {
-                  auto reloaded = sub_io::load(*deps.store, st.id);
-                  if (!reloaded) {
-                    rp.deliver(reloaded.error());
-                    self->quit(reloaded.error());
-                    return;
-                  }
-                  st.sub = std::move(*reloaded);
-                  run(self, deps, std::move(cmd), rp, true);
-                  return;
-                }
-                if (err) {
-                  lg.warn("commit failed id={} error={}", st.id,
-                          error_message(err));
-                  rp.deliver(err);
-                  return;
-                }
-                st.sub = next;
-                rp.deliver(std::move(next));
-              });
+  commit_then(
+    self, *deps.store, std::move(b),
+    [self, deps, cmd = std::move(cmd), next = std::move(next), rp = *rp,
+     retried](const caf::error& err) mutable {
+      auto& st = self->state;
+      if (err == errc::conflict && !retried) {
+        if (reload_or_quit<sub_io>(self, *deps.store, st.id, st.sub, rp, lg))
+          run(self, deps, std::move(cmd), rp, true);
+        return;
+      }
+      if (err) {
+        lg.warn("commit failed id={} error={}", st.id, error_message(err));
+        rp.deliver(err);
+        return;
+      }
+      st.sub = next;
+      rp.deliver(std::move(next));
+    });
   return *rp;
 }
 
@@ -76,14 +70,8 @@ caf::result<subscription> run(self_ptr self, const subscription_deps& deps,
 caf::behavior subscription_actor(self_ptr self, std::string id,
                                  subscription_deps deps) {
   self->state.id = id;
-  auto loaded = sub_io::load(*deps.store, id);
-  if (!loaded) {
-    lg.error("cannot activate id={} error={}", id,
-             error_message(loaded.error()));
-    self->quit(loaded.error());
+  if (!load_or_quit<sub_io>(self, *deps.store, id, self->state.sub, lg))
     return {};
-  }
-  self->state.sub = std::move(*loaded);
   self->set_default_handler(drop_unexpected);
   auto idle = std::chrono::milliseconds(deps.idle_after.count());
   return {

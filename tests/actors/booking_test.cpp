@@ -145,6 +145,24 @@ struct cluster {
     return out;
   }
 
+  /// Submits and verifies one application and waits until it is booked.
+  application booked_application(int i) {
+    auto a = all(std::vector<submit_application>{submit_application{draft(i)}});
+    all(std::vector<record_verification>{record_verification{
+      a.at(0).id, verification_outcome::verified, "", "verifier", ""}});
+    return wait_booked({a[0].id}, 1).at(0);
+  }
+
+  /// Asks the registry something a subscription answers.
+  template <class... Ts>
+  caf::expected<subscription> ask_sub(Ts... xs) {
+    caf::expected<subscription> out{subscription{}};
+    self->request(registry, 10s, xs...)
+      .receive([&](subscription& s) { out = std::move(s); },
+               [&](caf::error& err) { out = std::move(err); });
+    return out;
+  }
+
   std::vector<application> states(const std::vector<app_id>& ids) {
     std::vector<application> out;
     for (auto& id : ids)
@@ -417,21 +435,13 @@ TEST(subscription, lives_on_as_an_actor_after_checkout) {
   storage::memory_store st;
   cluster c{st};
   c.import(csv(0, 1));
-  auto a = c.all(std::vector<submit_application>{submit_application{draft(1)}});
-  auto id = a[0].id;
-  c.all(std::vector<record_verification>{record_verification{
-    id, verification_outcome::verified, "", "verifier", ""}});
-  auto booked = c.wait_booked({id}, 1);
+  auto app = c.booked_application(1);
+  auto id = app.id;
+  std::vector<application> booked{app};
   auto sub
     = c.redeem(booked[0].coupon_code, "edu-saas-ultimate-support-1y", 25);
   ASSERT_TRUE(sub) << error_message(sub.error());
-  auto ask = [&](auto... xs) {
-    caf::expected<subscription> out{subscription{}};
-    c.self->request(c.registry, 10s, xs...)
-      .receive([&](subscription& s) { out = std::move(s); },
-               [&](caf::error& err) { out = std::move(err); });
-    return out;
-  };
+  auto ask = [&](auto... xs) { return c.ask_sub(xs...); };
   // Activated from the snapshot the redemption wrote.
   auto got = ask(get_atom::value, sub->id);
   ASSERT_TRUE(got) << error_message(got.error());
@@ -467,21 +477,13 @@ TEST(subscription, expires_after_its_end_date_and_a_renewal_extends_it) {
   storage::memory_store st;
   cluster c{st};
   c.import(csv(0, 1));
-  auto a = c.all(std::vector<submit_application>{submit_application{draft(1)}});
-  auto id = a[0].id;
-  c.all(std::vector<record_verification>{record_verification{
-    id, verification_outcome::verified, "", "verifier", ""}});
-  auto booked = c.wait_booked({id}, 1);
+  auto app = c.booked_application(1);
+  auto id = app.id;
+  std::vector<application> booked{app};
   auto sub
     = c.redeem(booked[0].coupon_code, "edu-saas-ultimate-support-1y", 10);
   ASSERT_TRUE(sub) << error_message(sub.error());
-  auto ask = [&](auto... xs) {
-    caf::expected<subscription> out{subscription{}};
-    c.self->request(c.registry, 10s, xs...)
-      .receive([&](subscription& s) { out = std::move(s); },
-               [&](caf::error& err) { out = std::move(err); });
-    return out;
-  };
+  auto ask = [&](auto... xs) { return c.ask_sub(xs...); };
   auto early = ask(sub->id, expire{});
   ASSERT_FALSE(early); // not before the end date
   EXPECT_TRUE(early.error() == errc::illegal_transition);
@@ -493,4 +495,26 @@ TEST(subscription, expires_after_its_end_date_and_a_renewal_extends_it) {
   ASSERT_TRUE(renewed) << error_message(renewed.error());
   EXPECT_EQ(renewed->state, subscription_state::active);
   EXPECT_EQ(renewed->end, add_years(sub->end, 1));
+}
+
+TEST(booking, a_verified_application_the_pool_never_heard_of_is_booked_later) {
+  // The verification's commit puts the application on its pool's waiting
+  // list, so losing the pool between verification and booking (a crash)
+  // cannot strand it in awaiting_code.
+  storage::memory_store st;
+  app_id id;
+  {
+    cluster c{st};
+    c.self->send_exit(c.pools[0], caf::exit_reason::kill);
+    auto a
+      = c.all(std::vector<submit_application>{submit_application{draft(1)}});
+    id = a.at(0).id;
+    auto v = c.all(std::vector<record_verification>{record_verification{
+      id, verification_outcome::verified, "", "verifier", ""}});
+    EXPECT_EQ(v.at(0).state, application_state::awaiting_code);
+  }
+  cluster c{st};
+  c.import(csv(0, 1));
+  auto s = c.wait_booked({id}, 1);
+  EXPECT_EQ(s.at(0).state, application_state::booked);
 }
