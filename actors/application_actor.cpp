@@ -12,6 +12,7 @@
 #include "actors/entity_io.hpp"
 #include "actors/subscription_rules.hpp"
 #include "storage/keys.hpp"
+#include "actors/lifecycle.hpp"
 #include "actors/log.hpp"
 #include "actors/unexpected.hpp"
 #include "messages/errc.hpp"
@@ -84,14 +85,47 @@ const log::logger lg{"application"};
 
 /// Decides and, when there is something to record, commits; the reply
 /// follows the commit. `rp` is empty on first try (a promise is made).
+const lifecycle_policy default_policy{};
+
+const lifecycle_policy& policy_of(const application_deps& deps) {
+  return deps.policy ? *deps.policy : default_policy;
+}
+
+/// Removes a timer whose effect no longer applies; replies with the state.
+caf::result<application> drop_timer(self_ptr self, const application_deps& deps,
+                                    const timer& t,
+                                    std::optional<caf::response_promise> rp) {
+  storage::batch b;
+  b.delete_timer(t);
+  if (!rp)
+    rp = self->make_response_promise();
+  commit_then(self, *deps.store, std::move(b),
+              [self, rp = *rp](const caf::error& err) mutable {
+                if (err)
+                  rp.deliver(err);
+                else
+                  rp.deliver(*self->state.app);
+              });
+  return *rp;
+}
+
 caf::result<application> run(self_ptr self, const application_deps& deps,
                              application_command cmd,
                              std::optional<caf::response_promise> rp = {},
                              bool retried = false,
-                             std::optional<coupon> coupon_row = {}) {
+                             std::optional<coupon> coupon_row = {},
+                             std::optional<timer> fired = {}) {
   auto& st = self->state;
   auto now = deps.clock->now();
-  auto evs = decide(st.app, cmd, now, application_context{deps.rules});
+  auto& pol = policy_of(deps);
+  application_context ctx{deps.rules, pol.review_business_days};
+  auto evs = decide(st.app, cmd, now, ctx);
+  if (fired && (!evs || evs->empty())) {
+    if (!evs)
+      lg.info("timer dropped id={} kind={} reason={}", st.id, fired->kind,
+              error_message(evs.error()));
+    return drop_timer(self, deps, *fired, std::move(rp));
+  }
   if (!evs) {
     if (rp)
       rp->deliver(evs.error());
@@ -105,7 +139,13 @@ caf::result<application> run(self_ptr self, const application_deps& deps,
   }
   storage::batch b;
   auto next = app_io::record(b, st.app, *evs, now);
+  if (fired)
+    b.delete_timer(*fired);
+  if (deps.ids)
+    write_effects(b, application_effects(st.app, next, *evs, now, pol),
+                  *deps.ids, now);
   if (next.state == application_state::awaiting_code
+      && next.kind == application_kind::new_member
       && (!st.app || st.app->state != application_state::awaiting_code)) {
     // Verified: the application joins its pool's waiting list in the same
     // commit, so a crash before the pool hears of it cannot strand it; the
@@ -144,11 +184,13 @@ caf::result<application> run(self_ptr self, const application_deps& deps,
     self, *deps.store, std::move(b),
     [self, deps, cmd = std::move(cmd), next = std::move(next), rp = *rp,
      retried, coupon_row = std::move(coupon_row),
-     provisioned = std::move(provisioned)](const caf::error& err) mutable {
+     provisioned = std::move(provisioned),
+     fired = std::move(fired)](const caf::error& err) mutable {
       auto& st = self->state;
       if (err == errc::conflict && !retried) {
         if (reload_or_quit<app_io>(self, *deps.store, st.id, st.app, rp, lg))
-          run(self, deps, std::move(cmd), rp, true, std::move(coupon_row));
+          run(self, deps, std::move(cmd), rp, true, std::move(coupon_row),
+              std::move(fired));
         return;
       }
       if (err == errc::already_exists && provisioned) {
@@ -167,6 +209,7 @@ caf::result<application> run(self_ptr self, const application_deps& deps,
       }
       bool just_verified
         = next.state == application_state::awaiting_code
+          && next.kind == application_kind::new_member
           && (!st.app || st.app->state != application_state::awaiting_code);
       st.app = next;
       if (provisioned) {
@@ -278,6 +321,61 @@ caf::behavior application_actor(self_ptr self, std::string id,
       auto sub = deps.ids->next<sub_id>(deps.clock->now());
       return run(self, deps, redeem{rc.code, **chosen, rc.seats, sub}, {},
                  false, std::move(row));
+    },
+    [=](start_verification& cmd) -> caf::result<application> {
+      auto fired = cmd.fired;
+      if (self->state.app && handled(self->state.app->handled_timers, fired.id))
+        return drop_timer(self, deps, fired, std::nullopt);
+      return run(self, deps, std::move(cmd), {}, false, {}, fired);
+    },
+    [=](fire_atom, const timer& t) -> caf::result<application> {
+      auto& st = self->state;
+      if (!st.app)
+        return make_error(errc::not_found, "no application " + st.id);
+      if (handled(st.app->handled_timers, t.id))
+        return drop_timer(self, deps, t, std::nullopt);
+      auto& pol = policy_of(deps);
+      if (t.kind == kinds::verify_timeout)
+        return run(self, deps,
+                   verification_overdue{1 + pol.verification_retries, t.id},
+                   {}, false, {}, t);
+      if (t.kind == kinds::review_due)
+        return run(self, deps, review_overdue{t.id}, {}, false, {}, t);
+      if (t.kind == kinds::renewal_apply) {
+        if (st.app->state != application_state::awaiting_code
+            || st.app->kind != application_kind::renewal || !deps.registry)
+          return drop_timer(self, deps, t, std::nullopt);
+        // Extend the renewed subscription first (idempotent per
+        // application), then record it here with the timer's removal: a
+        // crash in between fires the timer again and changes nothing twice.
+        auto rp = self->make_response_promise();
+        renew r{st.app->id, st.app->term};
+        self
+          ->request(deps.registry, std::chrono::seconds(30), st.app->renews,
+                    std::move(r))
+          .await(
+            [=](subscription& renewed) mutable {
+              run(self, deps, renewal_applied{renewed.id, renewed.end, t.id},
+                  rp, false, {}, t);
+            },
+            [=](caf::error& err) mutable {
+              if (err == errc::illegal_transition || err == errc::not_found) {
+                // The subscription cannot be renewed (lapsed, revoked, ...):
+                // the program team decides; the application says why.
+                lg.warn("renewal not applied id={} error={}", self->state.id,
+                        error_message(err));
+                run(self, deps,
+                    send_to_review{"renewal could not be applied: "
+                                   + error_message(err)},
+                    rp, false, {}, t);
+                return;
+              }
+              rp.deliver(err);
+            });
+        return rp;
+      }
+      lg.info("timer of unknown kind id={} kind={}", st.id, t.kind);
+      return drop_timer(self, deps, t, std::nullopt);
     },
     [=](get_atom) -> caf::result<application> {
       if (!self->state.app)

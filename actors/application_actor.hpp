@@ -28,8 +28,10 @@ struct application_deps {
   std::array<caf::actor, 3> pools;
   /// The SKU catalog, for redemption. May be null (no checkout).
   const std::vector<sku>* skus = nullptr;
-  /// Ids of subscriptions provisioned at checkout.
+  /// Ids of subscriptions provisioned at checkout, timers, notifications.
   id_generator* ids = nullptr;
+  /// The lifecycle policy. Null: defaults.
+  const lifecycle_policy* policy = nullptr;
 };
 
 struct application_actor_state {
@@ -52,6 +54,10 @@ caf::expected<const sku*> find_sku(const std::vector<sku>* skus,
 /// coupon)` (from the pool; replies with the new `subscription`),
 /// `(get_atom)`, `(history_atom)`; replies with
 /// `application` (or `std::vector<history_entry>`) or a `tenure::errc`.
+/// From the supervisors: `(fire_atom, timer)` for verify_timeout,
+/// review_due and renewal_apply, and `(start_verification)` from the
+/// verification desk once the verifier accepted; the fired timer is removed
+/// in the commit of its effect.
 caf::behavior
 application_actor(caf::stateful_actor<application_actor_state>* self,
                   std::string id, application_deps deps);

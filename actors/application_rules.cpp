@@ -17,22 +17,22 @@ constexpr size_t n_cmds
 // order of `application_state`, then the not-yet-submitted row.
 //
 // clang-format off
-//                       sub ver rej doc rev app wdr asg emp red
+//                       sub ver rej doc rev app wdr asg emp red stv vod rod ren
 constexpr bool table[n_states + 1][n_cmds] = {
-  /* ineligible      */ {0,  0,  0,  0,  0,  0,  0,  0,  0,  0},
-  /* verifying       */ {0,  1,  1,  1,  1,  0,  1,  0,  0,  0},
-  /* in_review       */ {0,  1,  1,  1,  0,  0,  1,  0,  0,  0},
-  /* documents_req.  */ {0,  1,  1,  0,  1,  0,  1,  0,  0,  0},
-  /* rejected        */ {0,  0,  0,  0,  0,  1,  1,  0,  0,  0},
-  /* awaiting_code   */ {0,  0,  0,  0,  0,  0,  1,  1,  1,  0},
-  /* booked          */ {0,  0,  0,  0,  0,  0,  0,  1,  0,  1},
-  /* redeemed        */ {0,  0,  0,  0,  0,  0,  0,  0,  0,  0},
-  /* withdrawn       */ {0,  0,  0,  0,  0,  0,  0,  0,  0,  0},
-  /* (new)           */ {1,  0,  0,  0,  0,  0,  0,  0,  0,  0},
+  /* ineligible      */ {0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0},
+  /* verifying       */ {0,  1,  1,  1,  1,  0,  1,  0,  0,  0,  1,  1,  0,  0},
+  /* in_review       */ {0,  1,  1,  1,  0,  0,  1,  0,  0,  0,  0,  0,  1,  0},
+  /* documents_req.  */ {0,  1,  1,  0,  1,  0,  1,  0,  0,  0,  0,  0,  0,  0},
+  /* rejected        */ {0,  0,  0,  0,  0,  1,  1,  0,  0,  0,  0,  0,  0,  0},
+  /* awaiting_code   */ {0,  0,  0,  0,  1,  0,  1,  1,  1,  0,  0,  0,  0,  1},
+  /* booked          */ {0,  0,  0,  0,  0,  0,  0,  1,  0,  1,  0,  0,  0,  0},
+  /* redeemed        */ {0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0},
+  /* withdrawn       */ {0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0},
+  /* (new)           */ {1,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0},
 };
 // clang-format on
 
-static_assert(n_states == 9 && n_cmds == 10,
+static_assert(n_states == 9 && n_cmds == 14,
               "update the transition table with the enums");
 
 caf::error illegal(const application& app, application_command_kind cmd) {
@@ -90,6 +90,18 @@ application_command_kind kind_of(const application_command& cmd) {
     ck operator()(const redeem&) const {
       return ck::redeem;
     }
+    ck operator()(const start_verification&) const {
+      return ck::start_verification;
+    }
+    ck operator()(const verification_overdue&) const {
+      return ck::verification_overdue;
+    }
+    ck operator()(const review_overdue&) const {
+      return ck::review_overdue;
+    }
+    ck operator()(const renewal_applied&) const {
+      return ck::renewal_applied;
+    }
   };
   return std::visit(visitor{}, cmd);
 }
@@ -138,6 +150,8 @@ decide(const std::optional<application>& state, const application_command& cmd,
         app.path = verdict.path;
         app.state = verdict.path == verification_path::manual ? st::in_review
                                                               : st::verifying;
+        if (app.state == st::in_review)
+          app.review_due = add_business_days(now, ctx.review_business_days);
         app.stage = stage::verification;
         if (!verdict.review_reason.empty())
           app.reasons.push_back(verdict.review_reason);
@@ -164,10 +178,44 @@ decide(const std::optional<application>& state, const application_command& cmd,
       return events{app_documents_requested{x.reason, x.decided_by}};
     }
     case ck::to_review:
-      return events{app_sent_to_review{std::get<send_to_review>(cmd).reason}};
+      return events{
+        app_sent_to_review{std::get<send_to_review>(cmd).reason,
+                           add_business_days(now, ctx.review_business_days)}};
     case ck::appeal: {
       auto& x = std::get<appeal_rejection>(cmd);
-      return events{app_appealed{x.reason, x.by}};
+      return events{app_appealed{
+        x.reason, x.by, add_business_days(now, ctx.review_business_days)}};
+    }
+    case ck::start_verification: {
+      auto& x = std::get<start_verification>(cmd);
+      if (x.external_ref.empty())
+        return make_error(errc::invalid_argument,
+                          "external_ref: the verifier gave no reference");
+      return events{app_verification_started{
+        x.external_ref, state->verification_attempts + 1, x.fired.id}};
+    }
+    case ck::verification_overdue: {
+      auto& x = std::get<verification_overdue>(cmd);
+      events out{
+        app_verification_timed_out{state->verification_attempts, x.timer}};
+      if (state->verification_attempts >= x.max_attempts)
+        out.emplace_back(app_sent_to_review{
+          "the verifier gave no result after "
+            + std::to_string(state->verification_attempts) + " attempts",
+          add_business_days(now, ctx.review_business_days)});
+      return out;
+    }
+    case ck::review_overdue:
+      return events{
+        app_review_overdue{state->review_due, std::get<review_overdue>(cmd).timer}};
+    case ck::renewal_applied: {
+      auto& x = std::get<renewal_applied>(cmd);
+      if (state->kind != application_kind::renewal
+          || x.subscription != state->renews)
+        return make_error(errc::invalid_argument,
+                          "application " + state->id.str()
+                            + " does not renew " + x.subscription.str());
+      return events{app_renewal_applied{x.subscription, x.new_end, x.timer}};
     }
     case ck::withdraw: {
       auto& x = std::get<withdraw_application>(cmd);
@@ -238,12 +286,32 @@ application apply(application s, const application_event& ev, time_point at) {
       s.state = st::in_review;
       s.path = verification_path::manual;
       s.reasons = {x.reason};
+      s.review_due = x.review_due;
     }
     void operator()(const app_appealed& x) {
       // A false rejection goes back to verification by the program team.
       s.state = st::in_review;
       s.path = verification_path::manual;
       s.reasons = {"appeal: " + x.reason};
+      s.review_due = x.review_due;
+    }
+    void operator()(const app_verification_started& x) {
+      s.verification_attempts = x.attempt;
+      s.external_ref = x.external_ref;
+      remember_timer(s.handled_timers, x.timer);
+    }
+    void operator()(const app_verification_timed_out& x) {
+      remember_timer(s.handled_timers, x.timer);
+    }
+    void operator()(const app_review_overdue& x) {
+      remember_timer(s.handled_timers, x.timer);
+    }
+    void operator()(const app_renewal_applied& x) {
+      s.state = st::redeemed;
+      s.stage = stage::renewal;
+      s.subscription = x.subscription;
+      s.reasons.clear();
+      remember_timer(s.handled_timers, x.timer);
     }
     void operator()(const app_withdrawn&) {
       s.state = st::withdrawn;
@@ -266,6 +334,88 @@ application apply(application s, const application_event& ev, time_point at) {
   s.updated_at = at;
   ++s.version;
   return s;
+}
+
+// -- effects ------------------------------------------------------------------
+
+effects application_effects(const std::optional<application>& before,
+                            const application& after,
+                            const std::vector<application_event>& evs,
+                            time_point now, const lifecycle_policy& pol) {
+  effects fx;
+  auto id = after.id.str();
+  auto was = before ? std::optional<st>{before->state} : std::nullopt;
+  auto applicant_params = [&](std::map<std::string, std::string> extra) {
+    extra["name"] = after.applicant.name;
+    extra["application"] = id;
+    return extra;
+  };
+  auto to_applicant = [&](std::string name,
+                          std::map<std::string, std::string> extra) {
+    fx.notify.push_back(email(after.applicant.email, std::move(name),
+                              after.program, id,
+                              applicant_params(std::move(extra))));
+  };
+  // The manual review queue: a row and an answer-window timer while the
+  // application waits for the program team.
+  bool in_review_before = was == st::in_review;
+  bool in_review_after = after.state == st::in_review;
+  if (in_review_before
+      && (!in_review_after || before->review_due != after.review_due)) {
+    fx.cancel.emplace_back(id, std::string{kinds::review_due});
+    fx.erase_meta.push_back(review_queue_key(before->review_due, after.id));
+  }
+  if (in_review_after
+      && (!in_review_before || before->review_due != after.review_due)) {
+    fx.arm.push_back({std::string{owners::verification}, id,
+                      std::string{kinds::review_due}, after.review_due});
+    fx.put_meta.emplace_back(review_queue_key(after.review_due, after.id),
+                             to_string(after.program));
+  }
+  // Leaving the external verifier's hands: its timers go.
+  if (was == st::verifying && after.state != st::verifying) {
+    fx.cancel.emplace_back(id, std::string{kinds::verify_start});
+    fx.cancel.emplace_back(id, std::string{kinds::verify_timeout});
+  }
+  for (auto& ev : evs) {
+    if (std::holds_alternative<app_submitted>(ev)) {
+      if (after.state == st::verifying)
+        fx.arm.push_back({std::string{owners::verification}, id,
+                          std::string{kinds::verify_start}, now});
+    } else if (std::holds_alternative<app_verification_started>(ev)) {
+      fx.arm.push_back({std::string{owners::verification}, id,
+                        std::string{kinds::verify_timeout},
+                        now + pol.verification_timeout});
+    } else if (std::holds_alternative<app_verification_timed_out>(ev)) {
+      if (after.state == st::verifying)
+        fx.arm.push_back({std::string{owners::verification}, id,
+                          std::string{kinds::verify_start}, now});
+    } else if (auto x = std::get_if<app_sent_to_review>(&ev)) {
+      fx.notify.push_back(email(pol.inbox(after.program),
+                                "verification_manual_review", after.program,
+                                id,
+                                {{"application", id}, {"reason", x->reason}}));
+    } else if (auto x = std::get_if<app_review_overdue>(&ev)) {
+      fx.notify.push_back(
+        email(pol.inbox(after.program), "review_overdue", after.program, id,
+              {{"application", id},
+               {"waiting_since",
+                to_iso8601(before ? before->updated_at : now)},
+               {"due", to_iso8601(x->due)}}));
+    } else if (std::holds_alternative<app_verified>(ev)) {
+      if (after.kind == application_kind::renewal)
+        fx.arm.push_back({std::string{owners::renewal}, id,
+                          std::string{kinds::renewal_apply}, now});
+    } else if (auto x = std::get_if<app_rejected>(&ev)) {
+      to_applicant("rejection", {{"reason", x->reason}});
+    } else if (auto x = std::get_if<app_documents_requested>(&ev)) {
+      to_applicant("documents_requested", {{"what", x->what}});
+    } else if (auto x = std::get_if<app_code_assigned>(&ev)) {
+      // The code travels only in the outbox row, never in a log line.
+      to_applicant("booking_success", {{"code", x->code}});
+    }
+  }
+  return fx;
 }
 
 } // namespace tenure

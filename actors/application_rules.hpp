@@ -8,6 +8,7 @@
 #include <caf/expected.hpp>
 
 #include "actors/eligibility.hpp"
+#include "actors/lifecycle.hpp"
 #include "messages/commands.hpp"
 #include "messages/events.hpp"
 
@@ -63,11 +64,52 @@ struct redeem {
   sub_id subscription;
 };
 
+// -- commands of the verification and renewal supervisors' timers ------------
+
+/// The external verifier accepted verification attempt `attempts + 1`
+/// (from the verification desk, which fired the `verify_start` timer).
+struct start_verification {
+  static constexpr const char* record_name = "tenure::start_verification";
+  static constexpr uint32_t schema_version = 1;
+
+  app_id id;
+  std::string external_ref;
+  /// The `verify_start` timer, removed in the same commit.
+  timer fired;
+
+  template <class Self>
+  static auto fields(Self& x) {
+    return std::make_tuple(field("id", x.id),
+                           field("external_ref", x.external_ref),
+                           field("fired", x.fired));
+  }
+};
+
+/// The verifier's result is overdue: ask again, or after `max_attempts`
+/// send the application to manual review.
+struct verification_overdue {
+  uint32_t max_attempts = 3;
+  tmr_id timer;
+};
+
+/// A manual review passed its answer window.
+struct review_overdue {
+  tmr_id timer;
+};
+
+/// A verified renewal extended its subscription to `new_end`.
+struct renewal_applied {
+  sub_id subscription;
+  time_point new_end;
+  tmr_id timer;
+};
+
 /// Everything an application can be asked to do.
 using application_command
   = std::variant<submit_application, record_verification, send_to_review,
                  appeal_rejection, withdraw_application, assign_code,
-                 note_pool_empty, redeem>;
+                 note_pool_empty, redeem, start_verification,
+                 verification_overdue, review_overdue, renewal_applied>;
 
 /// The column index of a command in the transition table.
 enum class application_command_kind : uint8_t {
@@ -81,10 +123,17 @@ enum class application_command_kind : uint8_t {
   assign_code,
   pool_empty,
   redeem,
+  start_verification,
+  verification_overdue,
+  review_overdue,
+  renewal_applied,
 };
 TENURE_ENUM_NAMES(application_command_kind, "submit", "verify", "reject",
                   "request documents for", "send to review", "appeal",
-                  "withdraw", "book", "book", "redeem");
+                  "withdraw", "book", "book", "redeem",
+                  "start the verification of",
+                  "time out the verification of", "flag the review of",
+                  "apply the renewal of");
 
 application_command_kind kind_of(const application_command& cmd);
 
@@ -101,6 +150,9 @@ bool application_allows(std::optional<application_state> state,
 /// Context `decide` needs besides the state: the eligibility rules.
 struct application_context {
   const eligibility_rules* rules = nullptr;
+  /// The program team answers manual reviews within this many business
+  /// days.
+  uint32_t review_business_days = 5;
 };
 
 /// Decides what happens: the events to record, or an error a user can act
@@ -114,5 +166,14 @@ decide(const std::optional<application>& state, const application_command& cmd,
 /// Applies one event; `at` is the event's time.
 application apply(application state, const application_event& ev,
                   time_point at);
+
+/// What the events of one command cause besides themselves: the
+/// verification timers (create at the verifier, result overdue), the manual
+/// review queue row and its answer-window timer, the renewal hand-over, and
+/// the applicant's and program team's emails. `after` has `evs` applied.
+effects application_effects(const std::optional<application>& before,
+                            const application& after,
+                            const std::vector<application_event>& evs,
+                            time_point now, const lifecycle_policy& pol);
 
 } // namespace tenure

@@ -28,4 +28,19 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 /// Look up the actor of an entity (operators, tests).
 using whereis_atom = caf::atom_constant<caf::atom("whereis")>;
 
+/// A durable timer came due (supervisor → the entity or desk it concerns).
+using fire_atom = caf::atom_constant<caf::atom("fire")>;
+/// Fire everything due now and answer when done (tests, `clock advance`).
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+/// Find records (emergency licenses by email).
+using find_atom = caf::atom_constant<caf::atom("find")>;
+/// Send an emergency license again from its record.
+using resend_atom = caf::atom_constant<caf::atom("resend")>;
+/// The manual review queue.
+using queue_atom = caf::atom_constant<caf::atom("queue")>;
+/// The outbox: delivery status and retry of failed notifications.
+using outbox_atom = caf::atom_constant<caf::atom("outbox")>;
+/// Retry a failed notification now.
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+
 } // namespace tenure

@@ -80,14 +80,14 @@ caf::expected<time_point> manual_clock::advance(duration d) {
   return t;
 }
 
-size_t manual_clock::subscribe(listener f) {
+size_t manual_clock::subscribe(listener f) const {
   std::lock_guard<std::mutex> guard{listeners_mtx_};
   auto token = next_token_++;
   listeners_.emplace_back(token, std::move(f));
   return token;
 }
 
-void manual_clock::unsubscribe(size_t token) {
+void manual_clock::unsubscribe(size_t token) const {
   std::lock_guard<std::mutex> guard{listeners_mtx_};
   for (auto i = listeners_.begin(); i != listeners_.end(); ++i)
     if (i->first == token) {

@@ -78,17 +78,19 @@ public:
 
   /// Calls `f(now)` after every change, on the thread that made it.
   /// Returns a token for `unsubscribe`.
-  size_t subscribe(listener f);
+  /// Const: listening does not change the time (supervisors hold a
+  /// `const clock*`).
+  size_t subscribe(listener f) const;
 
-  void unsubscribe(size_t token);
+  void unsubscribe(size_t token) const;
 
 private:
   void notify(time_point t);
 
   std::atomic<int64_t> now_ms_;
   mutable std::mutex listeners_mtx_;
-  std::vector<std::pair<size_t, listener>> listeners_;
-  size_t next_token_ = 1;
+  mutable std::vector<std::pair<size_t, listener>> listeners_;
+  mutable size_t next_token_ = 1;
 };
 
 /// Domain time = `start` + real time elapsed since construction × `rate`.

@@ -10,6 +10,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/log.hpp"
+#include "messages/codec.hpp"
 #include "actors/unexpected.hpp"
 #include "messages/errc.hpp"
 #include "messages/type_ids.hpp"
@@ -47,6 +48,7 @@ caf::actor activate(self_ptr self, const registry_deps& deps,
     ad.pools = deps.pools;
     ad.skus = deps.skus;
     ad.ids = deps.ids;
+    ad.policy = deps.policy;
     return self->spawn<caf::linked>(application_actor, id.str(), ad);
   });
 }
@@ -58,7 +60,7 @@ caf::actor activate(self_ptr self, const registry_deps& deps,
     sd.store = deps.store;
     sd.clock = deps.clock;
     sd.ids = deps.ids;
-    sd.cure_period = deps.cure_period;
+    sd.policy = deps.policy;
     sd.idle_after = deps.idle_after;
     sd.registry = caf::actor_cast<caf::actor>(self);
     return self->spawn<caf::linked>(subscription_actor, id.str(), sd);
@@ -225,6 +227,47 @@ caf::behavior registry_actor(self_ptr self, registry_deps deps) {
     },
     [=](const sub_id& id, renew& cmd) {
       return route(self, deps, id, std::move(cmd));
+    },
+    // Durable timers, from the supervisors: routed by the entity they
+    // concern.
+    [=](fire_atom a, timer& t) -> caf::result<caf::message> {
+      if (auto id = app_id::parse(t.entity))
+        return route(self, deps, *id, a, std::move(t));
+      if (auto id = sub_id::parse(t.entity))
+        return route(self, deps, *id, a, std::move(t));
+      return make_error(errc::invalid_argument,
+                        "timer " + t.id.str() + " concerns '"
+                          + t.entity.substr(0, 60)
+                          + "', which is not an application or subscription");
+    },
+    [=](start_verification& cmd) {
+      auto id = cmd.id; // copied: cmd is moved below
+      return route(self, deps, id, std::move(cmd));
+    },
+    // A cure names its case; the case belongs to one subscription, whose
+    // actor writes both.
+    [=](cure_case& cmd) -> caf::result<caf::message> {
+      auto snap = deps.store->get_snapshot(cmd.id.str());
+      if (!snap)
+        return std::move(snap.error());
+      if (!*snap)
+        return make_error(errc::not_found, "no compliance case " + cmd.id.str());
+      auto c = decode<compliance_case>((*snap)->bytes);
+      if (!c)
+        return std::move(c.error());
+      auto sub = c->subscription;
+      return route(self, deps, sub, sub, std::move(cmd));
+    },
+    [=](get_atom, const case_id& id) -> caf::result<compliance_case> {
+      auto snap = deps.store->get_snapshot(id.str());
+      if (!snap)
+        return std::move(snap.error());
+      if (!*snap)
+        return make_error(errc::not_found, "no compliance case " + id.str());
+      auto c = decode<compliance_case>((*snap)->bytes);
+      if (!c)
+        return std::move(c.error());
+      return std::move(*c);
     },
     [=](revoke_subscription& cmd) {
       auto id = cmd.id; // copied: cmd is moved below

@@ -32,8 +32,8 @@ struct registry_deps {
   /// to cold entities beyond it wait in the registry, in order, so a burst
   /// after a restart does not stall the node. 0: no limit. Default: 5000.
   size_t max_activations_per_second = 5000;
-  /// The cure period of compliance cases. Default: 30 days.
-  duration cure_period = std::chrono::duration_cast<duration>(days{30});
+  /// The lifecycle policy. Null: defaults.
+  const lifecycle_policy* policy = nullptr;
 };
 
 struct registry_state {

@@ -9,6 +9,7 @@
 
 #include "messages/commands.hpp"
 #include "messages/events.hpp"
+#include "actors/lifecycle.hpp"
 
 /// The subscription's domain rules: pure functions, no actors, no I/O.
 ///
@@ -42,9 +43,11 @@ struct expire {
   static constexpr const char* record_name = "tenure::expire";
   static constexpr uint32_t schema_version = 1;
 
+  tmr_id timer;
+
   template <class Self>
-  static auto fields(Self&) {
-    return std::make_tuple();
+  static auto fields(Self& x) {
+    return std::make_tuple(field("timer", x.timer));
   }
 };
 
@@ -53,10 +56,19 @@ struct lapse {
   static constexpr const char* record_name = "tenure::lapse";
   static constexpr uint32_t schema_version = 1;
 
+  tmr_id timer;
+
   template <class Self>
-  static auto fields(Self&) {
-    return std::make_tuple();
+  static auto fields(Self& x) {
+    return std::make_tuple(field("timer", x.timer));
   }
+};
+
+/// A renewal reminder is due `offset` before the end date (renewal
+/// supervisor's timer).
+struct send_reminder {
+  duration offset{};
+  tmr_id timer;
 };
 
 /// The cure deadline passed without a cure (compliance supervisor's timer).
@@ -66,11 +78,12 @@ struct terminate_for_case {
 
   case_id compliance_case;
   std::string reason;
+  tmr_id timer;
 
   template <class Self>
   static auto fields(Self& x) {
     return std::make_tuple(field("compliance_case", x.compliance_case),
-                           field("reason", x.reason));
+                           field("reason", x.reason), field("timer", x.timer));
   }
 };
 
@@ -91,7 +104,8 @@ struct renew {
 
 using subscription_command
   = std::variant<provision, report_usage, expire, lapse, open_case, cure_case,
-                 terminate_for_case, revoke_subscription, renew>;
+                 terminate_for_case, revoke_subscription, renew,
+                 send_reminder>;
 
 enum class subscription_command_kind : uint8_t {
   provision,
@@ -103,10 +117,11 @@ enum class subscription_command_kind : uint8_t {
   terminate,
   revoke,
   renew,
+  remind,
 };
 TENURE_ENUM_NAMES(subscription_command_kind, "provision", "report usage for",
                   "expire", "lapse", "open a case on", "cure", "terminate",
-                  "revoke", "renew");
+                  "revoke", "renew", "send a renewal reminder for");
 
 subscription_command_kind kind_of(const subscription_command& cmd);
 
@@ -132,5 +147,40 @@ decide(const std::optional<subscription>& state,
 
 subscription apply(subscription state, const subscription_event& ev,
                    time_point at);
+
+/// What the events of one command cause besides themselves: renewal
+/// reminders, expiry and grace timers (armed at provisioning, moved by a
+/// renewal, dropped when the subscription ends), the cure deadline, and the
+/// member's emails. `after` is the state with `evs` applied.
+effects subscription_effects(const subscription& after,
+                             const std::vector<subscription_event>& evs,
+                             time_point now, const lifecycle_policy& pol);
+
+/// Arms the renewal timers of a subscription ending at `after.end`:
+/// reminders still in the future (community plans only), expiry.
+effects renewal_timers(const subscription& after, time_point now,
+                       const lifecycle_policy& pol);
+
+// -- compliance cases ---------------------------------------------------------
+
+/// A compliance case's share of one subscription command: a case is
+/// written by its subscription's actor, in the same commit as the
+/// subscription's events.
+struct case_change {
+  case_id id;
+  std::vector<case_event> events;
+  /// The formal notice of a curable case (seed 001, Compliance).
+  std::vector<notification> notify;
+};
+
+/// The case events for `evs` (decided for `cmd` on `before`), if any.
+/// `new_case` is the id of a case the command opens.
+std::optional<case_change>
+case_change_for(const subscription& before, const subscription_command& cmd,
+                const std::vector<subscription_event>& evs,
+                const case_id& new_case, time_point now);
+
+compliance_case apply(compliance_case state, const case_event& ev,
+                      time_point at);
 
 } // namespace tenure

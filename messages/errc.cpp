@@ -62,6 +62,8 @@ constexpr errc_info errc_table[] = {
    "The node is starting or shutting down; retry shortly."},
   {errc::schema_too_new, "schema_too_new",
    "Stored data comes from a newer Tenure version; upgrade this node."},
+  {errc::refused, "refused",
+   "The request is outside policy; the message says which rule refused it."},
 };
 
 const errc_info* find(errc x) noexcept {

@@ -56,6 +56,9 @@ enum class errc : uint8_t {
   unavailable,
   /// Stored data was written by a newer schema than this build knows.
   schema_too_new,
+  /// The request is valid but outside policy, e.g. an emergency license for
+  /// an organisation without a paid plan (seed 002); the message says why.
+  refused,
 };
 
 /// The CAF error category of `errc`; registered with the actor system so

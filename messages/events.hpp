@@ -82,10 +82,13 @@ struct app_sent_to_review {
   static constexpr uint32_t schema_version = 1;
 
   std::string reason;
+  /// The program team's answer is due (business days from now).
+  time_point review_due;
 
   template <class Self>
   static auto fields(Self& x) {
-    return std::make_tuple(field("reason", x.reason));
+    return std::make_tuple(field("reason", x.reason),
+                           field("review_due", x.review_due));
   }
 };
 
@@ -96,10 +99,13 @@ struct app_appealed {
 
   std::string reason;
   std::string by;
+  /// The program team's answer is due (business days from now).
+  time_point review_due;
 
   template <class Self>
   static auto fields(Self& x) {
-    return std::make_tuple(field("reason", x.reason), field("by", x.by));
+    return std::make_tuple(field("reason", x.reason), field("by", x.by),
+                           field("review_due", x.review_due));
   }
 };
 
@@ -158,12 +164,79 @@ struct app_redeemed {
   }
 };
 
+/// The verifier was asked to verify (attempt 1, 2, ...).
+struct app_verification_started {
+  static constexpr const char* record_name
+    = "tenure::app_verification_started";
+  static constexpr uint32_t schema_version = 1;
+
+  std::string external_ref;
+  uint32_t attempt = 0;
+  tmr_id timer;
+
+  template <class Self>
+  static auto fields(Self& x) {
+    return std::make_tuple(field("external_ref", x.external_ref),
+                           field("attempt", x.attempt),
+                           field("timer", x.timer));
+  }
+};
+
+/// The verifier gave no result in time.
+struct app_verification_timed_out {
+  static constexpr const char* record_name
+    = "tenure::app_verification_timed_out";
+  static constexpr uint32_t schema_version = 1;
+
+  uint32_t attempt = 0;
+  tmr_id timer;
+
+  template <class Self>
+  static auto fields(Self& x) {
+    return std::make_tuple(field("attempt", x.attempt),
+                           field("timer", x.timer));
+  }
+};
+
+/// A manual review passed its answer window; the program inbox was told.
+struct app_review_overdue {
+  static constexpr const char* record_name = "tenure::app_review_overdue";
+  static constexpr uint32_t schema_version = 1;
+
+  time_point due;
+  tmr_id timer;
+
+  template <class Self>
+  static auto fields(Self& x) {
+    return std::make_tuple(field("due", x.due), field("timer", x.timer));
+  }
+};
+
+/// A verified renewal extended the subscription it renews.
+struct app_renewal_applied {
+  static constexpr const char* record_name = "tenure::app_renewal_applied";
+  static constexpr uint32_t schema_version = 1;
+
+  sub_id subscription;
+  time_point new_end;
+  tmr_id timer;
+
+  template <class Self>
+  static auto fields(Self& x) {
+    return std::make_tuple(field("subscription", x.subscription),
+                           field("new_end", x.new_end),
+                           field("timer", x.timer));
+  }
+};
+
 /// Any application event.
 using application_event
   = std::variant<app_submitted, app_verified, app_rejected,
                  app_documents_requested, app_sent_to_review, app_appealed,
                  app_withdrawn, app_awaiting_code, app_code_assigned,
-                 app_redeemed>;
+                 app_redeemed, app_verification_started,
+                 app_verification_timed_out, app_review_overdue,
+                 app_renewal_applied>;
 
 // -- subscription events
 // ----------------------------------------------------------
@@ -199,10 +272,12 @@ struct sub_reminder_sent {
   static constexpr uint32_t schema_version = 1;
 
   duration offset{};
+  /// The renewal timer that sent it.
+  tmr_id timer;
 
   template <class Self>
   static auto fields(Self& x) {
-    return std::make_tuple(field("offset", x.offset));
+    return std::make_tuple(field("offset", x.offset), field("timer", x.timer));
   }
 };
 
@@ -211,10 +286,12 @@ struct sub_expired {
   static constexpr const char* record_name = "tenure::sub_expired";
   static constexpr uint32_t schema_version = 1;
 
+  /// The renewal timer that caused it.
+  tmr_id timer;
+
   template <class Self>
   static auto fields(Self& x) {
-    (void)x;
-    return std::make_tuple();
+    return std::make_tuple(field("timer", x.timer));
   }
 };
 
@@ -223,10 +300,12 @@ struct sub_lapsed {
   static constexpr const char* record_name = "tenure::sub_lapsed";
   static constexpr uint32_t schema_version = 1;
 
+  /// The renewal timer that caused it.
+  tmr_id timer;
+
   template <class Self>
   static auto fields(Self& x) {
-    (void)x;
-    return std::make_tuple();
+    return std::make_tuple(field("timer", x.timer));
   }
 };
 
@@ -265,11 +344,13 @@ struct sub_terminated {
 
   case_id compliance_case;
   std::string reason;
+  /// The cure-deadline timer that caused it.
+  tmr_id timer;
 
   template <class Self>
   static auto fields(Self& x) {
     return std::make_tuple(field("compliance_case", x.compliance_case),
-                           field("reason", x.reason));
+                           field("reason", x.reason), field("timer", x.timer));
   }
 };
 

@@ -147,8 +147,18 @@ struct application {
   std::vector<std::string> reasons;
   /// Secret: never logged; shown only to the coupon-admin role.
   std::string coupon_code;
-  /// Set when the code is redeemed.
+  /// Set when the code is redeemed (for renewals: the renewed subscription).
   sub_id subscription;
+  /// External path: verifications created at the verifier so far.
+  uint32_t verification_attempts = 0;
+  /// The verifier's reference of the current verification.
+  std::string external_ref;
+  /// Manual path: when the program team's answer is due (five business
+  /// days after the application entered the review queue).
+  time_point review_due;
+  /// The durable timers whose effect this application recorded (the latest
+  /// few): a timer delivered twice changes nothing.
+  std::vector<tmr_id> handled_timers;
   time_point submitted_at;
   time_point updated_at;
   /// Sequence number of the last event applied.
@@ -167,6 +177,10 @@ struct application {
       field("stage", x.stage), field("path", x.path),
       field("reasons", x.reasons), field("coupon_code", x.coupon_code),
       field("subscription", x.subscription),
+      field("verification_attempts", x.verification_attempts),
+      field("external_ref", x.external_ref),
+      field("review_due", x.review_due),
+      field("handled_timers", x.handled_timers),
       field("submitted_at", x.submitted_at),
       field("updated_at", x.updated_at), field("version", x.version));
   }
@@ -259,8 +273,12 @@ struct subscription {
   subscription_state state = subscription_state::active;
   /// The application that created it (empty for paid plans).
   app_id application;
-  /// The open compliance case, if any.
+  /// The open compliance case, if any, and the end of its cure period.
   case_id open_case;
+  time_point case_deadline;
+  /// The durable timers whose effect this subscription recorded (the latest
+  /// few): a timer delivered twice changes nothing.
+  std::vector<tmr_id> handled_timers;
   time_point created_at;
   time_point updated_at;
   uint64_t version = 0;
@@ -276,6 +294,8 @@ struct subscription {
       field("overage_seats", x.overage_seats), field("start", x.start),
       field("end", x.end), field("state", x.state),
       field("application", x.application), field("open_case", x.open_case),
+      field("case_deadline", x.case_deadline),
+      field("handled_timers", x.handled_timers),
       field("created_at", x.created_at), field("updated_at", x.updated_at),
       field("version", x.version));
   }
@@ -330,6 +350,11 @@ struct emergency_license {
   time_point expires_at;
   /// The license text (generic information). Secret like a coupon code.
   std::string license_key;
+  /// Set by the emergency supervisor when `expires_at` passed.
+  bool expired = false;
+  /// How often the license email was sent again on request.
+  uint32_t resent = 0;
+  uint64_t version = 0;
 
   template <class Self>
   static auto fields(Self& x) {
@@ -338,7 +363,9 @@ struct emergency_license {
       field("users", x.users), field("recipient_email", x.recipient_email),
       field("ticket_url", x.ticket_url), field("requested_by", x.requested_by),
       field("days", x.days), field("issued_at", x.issued_at),
-      field("expires_at", x.expires_at), field("license_key", x.license_key));
+      field("expires_at", x.expires_at), field("license_key", x.license_key),
+      field("expired", x.expired), field("resent", x.resent),
+      field("version", x.version));
   }
 };
 

@@ -224,7 +224,6 @@ int run(const flags& fl, const sigset_t& stop_signals) {
     reg_deps.rules = &settings.eligibility;
     reg_deps.ids = &ids;
     reg_deps.idle_after = settings.registry.idle_passivation;
-    reg_deps.cure_period = settings.policy.cure_period;
     reg_deps.max_activations_per_second
       = settings.registry.max_activations_per_second;
     reg_deps.skus = &settings.skus.all();
