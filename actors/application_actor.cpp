@@ -101,10 +101,11 @@ caf::result<application> drop_timer(self_ptr self, const application_deps& deps,
     rp = self->make_response_promise();
   commit_then(self, *deps.store, std::move(b),
               [self, rp = *rp](const caf::error& err) mutable {
+                // Timers are answered with whether they had an effect.
                 if (err)
                   rp.deliver(err);
                 else
-                  rp.deliver(*self->state.app);
+                  rp.deliver(false);
               });
   return *rp;
 }
@@ -221,7 +222,10 @@ caf::result<application> run(self_ptr self, const application_deps& deps,
         rp.deliver(std::move(*provisioned));
         return;
       }
-      rp.deliver(std::move(next));
+      if (fired)
+        rp.deliver(true); // a timer's effect is recorded
+      else
+        rp.deliver(std::move(next));
       // Stage 2 follows stage 1 at once: ask the pool for a code.
       // Sent anonymously: nobody waits for the reply.
       if (just_verified)

@@ -1,5 +1,7 @@
 #include "actors/coupon_pool.hpp"
 
+#include "actors/lifecycle.hpp"
+
 #include <algorithm>
 
 #include <caf/event_based_actor.hpp>
@@ -85,19 +87,15 @@ reserve(self_ptr self, const coupon_pool_deps& deps, const std::string& app) {
   if (!st.low_stock_notified && !deps.low_stock_recipient.empty()
       && runway < deps.forecast.low_stock_runway_days) {
     st.low_stock_notified = true;
-    notification n;
-    n.id = deps.ids->next<ntf_id>(deps.clock->now());
-    n.channel = notification_channel::email;
-    n.recipient = deps.low_stock_recipient;
-    n.template_name = "coupon_low_stock";
-    n.program = st.program;
-    n.params = {{"available", std::to_string(st.available.size())},
-                {"runway_days", std::to_string(runway)},
-                {"yearly_need", std::to_string(yearly_need(deps.forecast))}};
-    n.entity = "pool_" + to_string(st.program);
-    n.created_at = deps.clock->now();
-    n.next_attempt_at = n.created_at;
-    b.put(storage::cf::outbox, n.id.str(), encode(n));
+    // With its delivery timer, in the reservation's commit.
+    add_notification(
+      b,
+      email(deps.low_stock_recipient, "coupon_low_stock", st.program,
+            "pool_" + to_string(st.program),
+            {{"available", std::to_string(st.available.size())},
+             {"runway_days", std::to_string(runway)},
+             {"yearly_need", std::to_string(yearly_need(deps.forecast))}}),
+      *deps.ids, deps.clock->now());
     lg.warn("coupon pool low program={} available={} runway_days={}",
             to_string(st.program), st.available.size(), runway);
   }

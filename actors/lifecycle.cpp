@@ -9,6 +9,10 @@
 namespace tenure {
 
 std::string reminder_kind(duration offset) {
+  // Whole days read best in listings: reminder_7d, not reminder_1w.
+  auto day = std::chrono::duration_cast<duration>(days{1});
+  if (offset.count() > 0 && offset % day == duration::zero())
+    return "reminder_" + std::to_string(offset / day) + "d";
   return "reminder_" + to_string_duration(offset);
 }
 

@@ -204,6 +204,10 @@ caf::behavior registry_actor(self_ptr self, registry_deps deps) {
       auto id = row.application;
       return route(self, deps, id, a, std::move(rc), std::move(row));
     },
+    [=](register_subscription& cmd) {
+      auto id = deps.ids->next<sub_id>(deps.clock->now());
+      return route(self, deps, id, std::move(cmd));
+    },
     [=](report_usage& cmd) {
       auto id = cmd.id; // copied: cmd is moved below
       return route(self, deps, id, std::move(cmd));

@@ -38,10 +38,11 @@ caf::result<subscription> drop_timer(self_ptr self,
     rp = self->make_response_promise();
   commit_then(self, *deps.store, std::move(b),
               [self, rp = *rp](const caf::error& err) mutable {
+                // Timers are answered with whether they had an effect.
                 if (err)
                   rp.deliver(err);
                 else
-                  rp.deliver(*self->state.sub);
+                  rp.deliver(false);
               });
   return *rp;
 }
@@ -116,7 +117,10 @@ caf::result<subscription> run(self_ptr self, const subscription_deps& deps,
         return;
       }
       st.sub = next;
-      rp.deliver(std::move(next));
+      if (fired)
+        rp.deliver(true); // a timer's effect is recorded
+      else
+        rp.deliver(std::move(next));
     });
   return *rp;
 }
@@ -146,6 +150,14 @@ caf::behavior subscription_actor(self_ptr self, std::string id,
   self->set_default_handler(drop_unexpected);
   auto idle = std::chrono::milliseconds(deps.idle_after.count());
   return {
+    [=](register_subscription& cmd) -> caf::result<subscription> {
+      auto& sub = cmd.sub;
+      sub.id = *sub_id::parse(self->state.id);
+      if (sub.lines.empty() && sub.start < sub.end)
+        sub.lines.push_back({product::ultimate, term::one_year, sub.start,
+                             sub.end});
+      return run(self, deps, provision{std::move(sub)});
+    },
     [=](report_usage& cmd) -> caf::result<subscription> {
       return run(self, deps, std::move(cmd));
     },

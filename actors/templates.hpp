@@ -135,7 +135,6 @@ private:
 /// The placeholder names in `text` in order of appearance (with repeats), or
 /// `errc::invalid_argument` naming the byte offset of the first malformed
 /// one (`{{` without `}}`, a stray `}}`, a bad name such as `{{ name }}`).
-caf::expected<std::vector<std::string>>
-placeholders_of(std::string_view text);
+caf::expected<std::vector<std::string>> placeholders_of(std::string_view text);
 
 } // namespace tenure

@@ -49,7 +49,7 @@ void fire(self_ptr self, const timer_supervisor_deps& deps, timer t) {
   st.in_flight.insert(t.id.str());
   self->request(deps.target, deps.fire_timeout, fire_atom::value, t)
     .then(
-      [=](const caf::message&) {
+      [=](bool) {
         auto& st = self->state;
         st.in_flight.erase(t.id.str());
         st.retries.erase(t.id.str());

@@ -22,9 +22,10 @@ struct timer_supervisor_deps {
   const tenure::clock* clock = nullptr;
   /// The timers it fires (`timer::owner`), e.g. `renewal`.
   std::string owner;
-  /// Receives `(fire_atom, timer)` for each due timer and answers after the
-  /// timer's effect and its removal were committed (any reply), or with an
-  /// error (the timer stays and is fired again after a backoff).
+  /// Receives `(fire_atom, timer)` for each due timer and answers `bool`
+  /// (whether the timer had an effect) after the effect and the timer's
+  /// removal were committed, or an error (the timer stays and is fired again
+  /// after a backoff).
   caf::actor target;
   /// Most timers in flight at once. Default: 256.
   size_t batch = 256;

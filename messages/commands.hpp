@@ -180,6 +180,21 @@ struct revoke_subscription {
   }
 };
 
+/// Billing registers a subscription (a paid plan, so the emergency flow
+/// knows it; or a community subscription migrated from elsewhere). The
+/// registry chooses the id.
+struct register_subscription {
+  static constexpr const char* record_name = "tenure::register_subscription";
+  static constexpr uint32_t schema_version = 1;
+
+  subscription sub;
+
+  template <class Self>
+  static auto fields(Self& x) {
+    return std::make_tuple(field("sub", x.sub));
+  }
+};
+
 /// Seed 002: support asks for a weekend emergency license.
 struct request_emergency_license {
   static constexpr const char* record_name

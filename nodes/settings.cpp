@@ -722,17 +722,23 @@ public:
 
   /// A string; CAF's 'atom' literals are accepted too, since CAF's own
   /// options (policy = 'sharing') teach that spelling.
-  void str(const std::string& key, std::string& out) {
+  /// `allow_empty`: an empty string means "not set" (e.g. no SMTP).
+  void str(const std::string& key, std::string& out, bool allow_empty = false) {
     auto v = find(key);
     if (!v)
       return;
     std::string s;
-    if (auto x = caf::get_if<std::string>(v))
+    bool is_string = false;
+    if (auto x = caf::get_if<std::string>(v)) {
       s = *x;
-    else if (auto a = caf::get_if<caf::atom_value>(v))
+      is_string = true;
+    } else if (auto a = caf::get_if<caf::atom_value>(v)) {
       s = caf::to_string(*a);
-    if (s.empty())
-      fail(key, "expected a non-empty \"string\"");
+      is_string = true;
+    }
+    if (!is_string || (s.empty() && !allow_empty))
+      fail(key, allow_empty ? "expected a \"string\""
+                            : "expected a non-empty \"string\"");
     else
       out = std::move(s);
   }
@@ -922,6 +928,19 @@ caf::expected<settings> read_settings(const caf::actor_system_config& cfg,
   r.str("data.policies", s.files.policies);
   r.str("data.eligibility", s.files.eligibility);
   r.str("data.programs", s.files.programs);
+  r.str("data.templates", s.files.templates);
+  r.str("outbox.mail-dir", s.outbox.mail_dir, true);
+  r.str("outbox.smtp-url", s.outbox.smtp_url, true);
+  r.str("outbox.smtp-user", s.outbox.smtp_user, true);
+  r.str("outbox.smtp-password-file", s.outbox.smtp_password_file, true);
+  r.uint("outbox.max-attempts", s.outbox.max_attempts, 1, 1000);
+  r.dur("outbox.backoff", s.outbox.backoff,
+        std::chrono::duration_cast<duration>(days{1}));
+  r.str("verifier.url", s.verifier.url, true);
+  r.str("verifier.key-file", s.verifier.key_file, true);
+  r.dur("verifier.timeout", s.verifier.timeout, std::chrono::minutes(5));
+  r.dur("timers.poll", s.timers.poll, std::chrono::minutes(1));
+  r.uint("timers.batch", s.timers.batch, 1, 100'000);
   r.check_unknown();
   if (auto err = r.take_error())
     return err;
@@ -934,7 +953,7 @@ caf::expected<settings> read_settings(const caf::actor_system_config& cfg,
   // that a node started from any working directory finds the same files.
   auto dir = std::filesystem::path{conf_path}.parent_path();
   for (auto f : {&s.files.catalog, &s.files.policies, &s.files.eligibility,
-                 &s.files.programs})
+                 &s.files.programs, &s.files.templates})
     if (std::filesystem::path{*f}.is_relative())
       *f = (dir / *f).string();
   return load_data_files(std::move(s));
@@ -956,6 +975,34 @@ caf::expected<settings> load_settings(caf::actor_system_config& cfg,
 caf::expected<settings> load_settings(const std::string& conf_path) {
   caf::actor_system_config cfg;
   return load_settings(cfg, conf_path);
+}
+
+lifecycle_policy lifecycle_policy_of(const settings& s) {
+  lifecycle_policy out;
+  auto& p = s.policy;
+  out.grace_period = p.grace_period;
+  out.emergency_window = p.emergency_window;
+  out.emergency_default_days = p.emergency_default_days;
+  out.emergency_max_days = p.emergency_max_days;
+  out.cure_period = p.cure_period;
+  if (!p.reminder_offsets.empty())
+    out.reminder_offsets = p.reminder_offsets;
+  out.verification_timeout = p.verification_timeout;
+  out.verification_retries = p.verification_retries;
+  out.review_business_days = p.review_business_days;
+  for (auto& [id, info] : s.programs)
+    if (id != program::none)
+      out.inboxes[static_cast<size_t>(id) % 3] = info.inbox;
+  if (!s.licensing_channel.empty())
+    out.licensing_channel = s.licensing_channel;
+  return out;
+}
+
+program_texts program_texts_of(const settings& s) {
+  program_texts out;
+  for (auto& [id, info] : s.programs)
+    out[id] = program_text{info.name, info.inbox, info.checkout_url};
+  return out;
 }
 
 } // namespace tenure

@@ -21,6 +21,8 @@
 
 #include "actors/coupon_rules.hpp"
 #include "actors/eligibility.hpp"
+#include "actors/lifecycle.hpp"
+#include "actors/templates.hpp"
 #include "messages/records.hpp"
 #include "messages/time.hpp"
 
@@ -81,6 +83,47 @@ struct data_files {
   std::string eligibility = "eligibility.json";
   /// Default: "programs.json".
   std::string programs = "programs.json";
+  /// The notification templates. Default: "templates.json".
+  std::string templates = "templates.json";
+};
+
+/// The `tenure.outbox` group of tenured.conf: where notifications go.
+struct outbox_settings {
+  /// The local mail directory (one RFC 5322 file per notification, chat
+  /// notices under `chat/`). Empty: `DATA-DIR/mail`. Default: "".
+  std::string mail_dir;
+  /// `smtp://host:port` or `smtps://host:port`; empty: no SMTP, emails go
+  /// to the mail directory. Default: "".
+  std::string smtp_url;
+  /// SMTP login; the password is read from `smtp-password-file` so it never
+  /// sits in the configuration. Defaults: "".
+  std::string smtp_user;
+  std::string smtp_password_file;
+  /// Attempts before a notification is marked failed. Default: 8.
+  uint32_t max_attempts = 8;
+  /// Backoff after the first failed attempt (domain time); doubles up to
+  /// one hour. Default: 1min.
+  duration backoff = std::chrono::minutes(1);
+};
+
+/// The `tenure.verifier` group: the external verifier (SheerID in seed 001).
+struct verifier_settings {
+  /// Base URL; verifications are created with `POST URL/verifications`.
+  /// Empty: a local stand-in accepts every verification and the result
+  /// comes only through the callback or the review queue. Default: "".
+  std::string url;
+  /// File holding the API key sent as a bearer token. Default: "".
+  std::string key_file;
+  /// Per-request timeout. Default: 10s.
+  duration timeout = std::chrono::seconds(10);
+};
+
+/// The `tenure.timers` group: how supervisors read their durable timers.
+struct timer_settings {
+  /// Longest sleep before looking for newly armed timers. Default: 250ms.
+  duration poll = std::chrono::milliseconds(250);
+  /// Timers fired at once per supervisor. Default: 256.
+  size_t batch = 256;
 };
 
 /// The timing and coupon policies of config/policies.json.
@@ -154,6 +197,9 @@ struct settings {
   node_settings node;
   store_settings store;
   registry_settings registry;
+  outbox_settings outbox;
+  verifier_settings verifier;
+  timer_settings timers;
   data_files files;
   tenure::policies policy;
   eligibility_rules eligibility;
@@ -184,6 +230,13 @@ caf::expected<settings> load_settings(caf::actor_system_config& cfg,
 /// Loads `conf_path` with a throwaway CAF config, for tests and tools, e.g.
 /// `load_settings(source_dir + "/config/tenured.conf")`.
 caf::expected<settings> load_settings(const std::string& conf_path);
+
+/// The policy as the rules and supervisors take it: policies.json plus the
+/// program inboxes and the licensing channel of programs.json.
+lifecycle_policy lifecycle_policy_of(const settings& s);
+
+/// The program names, inboxes and checkout links the templates fill in.
+program_texts program_texts_of(const settings& s);
 
 /// Loads the data files named by `base.files` into `base`, keeping its other
 /// members.

@@ -28,11 +28,15 @@
 #include "actors/clock.hpp"
 #include "actors/coupon_pool.hpp"
 #include "actors/log.hpp"
+#include "actors/mail_sink.hpp"
 #include "actors/registry.hpp"
+#include "actors/supervisors.hpp"
+#include "actors/templates.hpp"
 #include "messages/errc.hpp"
 #include "messages/type_ids.hpp"
 #include "nodes/gateway.hpp"
 #include "nodes/settings.hpp"
+#include "nodes/verifier_http.hpp"
 #include "storage/store.hpp"
 
 namespace {
@@ -184,6 +188,37 @@ int run(const flags& fl, const sigset_t& stop_signals) {
     return exit_cannot_start;
   }
 
+  // -- notifications and the verifier ------------------------------------------
+  // Checked before anything is opened: a template that cannot render or an
+  // unreadable secret stops the node at start, not at the first email.
+  auto templates = tenure::template_set::load(
+    settings.files.templates, tenure::program_texts_of(settings));
+  if (!templates) {
+    std::fprintf(stderr, "tenured: cannot start: %s\n",
+                 tenure::error_message(templates.error()).c_str());
+    return exit_cannot_start;
+  }
+  auto smtp_password = tenure::read_secret_file(settings.outbox.smtp_password_file);
+  auto verifier_key = tenure::read_secret_file(settings.verifier.key_file);
+  for (auto* secret : {&smtp_password, &verifier_key})
+    if (!*secret) {
+      std::fprintf(stderr, "tenured: cannot start: %s\n",
+                   tenure::error_message(secret->error()).c_str());
+      return exit_cannot_start;
+    }
+  tenure::smtp_options smtp_opts;
+  smtp_opts.url = settings.outbox.smtp_url;
+  smtp_opts.username = settings.outbox.smtp_user;
+  smtp_opts.password = *smtp_password;
+  smtp_opts.from = templates->from();
+  if (!smtp_opts.url.empty())
+    if (auto err = tenure::check_smtp_options(smtp_opts)) {
+      std::fprintf(stderr, "tenured: cannot start: tenure.outbox: %s\n",
+                   tenure::error_message(err).c_str());
+      return exit_cannot_start;
+    }
+  auto policy = tenure::lifecycle_policy_of(settings);
+
   // -- store ------------------------------------------------------------------
   std::error_code ec;
   auto data_dir = std::filesystem::absolute(settings.node.data_dir, ec);
@@ -227,6 +262,7 @@ int run(const flags& fl, const sigset_t& stop_signals) {
     reg_deps.max_activations_per_second
       = settings.registry.max_activations_per_second;
     reg_deps.skus = &settings.skus.all();
+    reg_deps.policy = &policy;
     // One coupon pool per program; the registry is spawned after them and
     // introduced to them, since each needs the other.
     std::vector<caf::actor> pools;
@@ -247,9 +283,50 @@ int run(const flags& fl, const sigset_t& stop_signals) {
     auto registry = sys.spawn(tenure::registry_actor, reg_deps);
     for (auto& pool : pools)
       caf::anon_send(pool, registry);
+
+    // -- supervisors ----------------------------------------------------------
+    auto mail_dir = settings.outbox.mail_dir.empty()
+                      ? (data_dir / "mail").string()
+                      : settings.outbox.mail_dir;
+    tenure::maildir_sink maildir{mail_dir};
+    std::unique_ptr<tenure::smtp_sink> smtp;
+    if (!smtp_opts.url.empty())
+      smtp = std::make_unique<tenure::smtp_sink>(smtp_opts, &maildir);
+    tenure::mail_sink* sink = smtp ? static_cast<tenure::mail_sink*>(smtp.get())
+                                   : &maildir;
+    std::shared_ptr<tenure::verifier_client> verifier;
+    if (settings.verifier.url.empty()) {
+      verifier = std::make_shared<tenure::fake_verifier>();
+    } else {
+      tenure::http_verifier_options vo;
+      vo.url = settings.verifier.url;
+      vo.key = *verifier_key;
+      vo.timeout = settings.verifier.timeout;
+      verifier = std::make_shared<tenure::http_verifier>(vo);
+    }
+    tenure::supervisors_deps sup_deps;
+    sup_deps.store = store->get();
+    sup_deps.clock = clk->get();
+    sup_deps.ids = &ids;
+    sup_deps.policy = &policy;
+    sup_deps.registry = registry;
+    sup_deps.verifier = verifier;
+    sup_deps.deliver = [&](const tenure::notification& n) {
+      return tenure::render_and_deliver(*templates, *sink, n);
+    };
+    sup_deps.outbox_max_attempts = settings.outbox.max_attempts;
+    sup_deps.outbox_backoff = settings.outbox.backoff;
+    sup_deps.timer_batch = settings.timers.batch;
+    sup_deps.timer_poll = std::chrono::duration_cast<std::chrono::milliseconds>(
+      settings.timers.poll);
+    auto sv = tenure::spawn_supervisors(sys, sup_deps);
+    log.info("supervisors up outbox={} verifier={}", sink->describe(),
+             settings.verifier.url.empty() ? std::string{"local stand-in"}
+                                           : verifier->describe());
     // Entity actors end with the registry; the system's destructor below
     // waits for them, and their last commits complete in the store.
     auto stop_actors = [&] {
+      sv.stop();
       caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
       for (auto& pool : pools)
         caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);

@@ -62,9 +62,17 @@ sku edu_sku() {
   return s;
 }
 
+/// The subscription the application in awaiting_code renews (so that the
+/// renewal hand-over applies to it).
+const sub_id renewed_sub = id_generator{11}.next<sub_id>(t0);
+
 application in_state(application_state st) {
   auto a = edu_draft();
   a.state = st;
+  if (st == application_state::awaiting_code) {
+    a.kind = application_kind::renewal;
+    a.renews = renewed_sub;
+  }
   a.version = 3;
   if (st == application_state::booked)
     a.coupon_code = "CODE-1";
@@ -95,6 +103,18 @@ application_command sample(application_command_kind k, const app_id& id) {
       return assign_code{"CODE-1"};
     case ck::pool_empty:
       return note_pool_empty{};
+    case ck::start_verification: {
+      start_verification x;
+      x.id = id;
+      x.external_ref = "sheerid-1";
+      return x;
+    }
+    case ck::verification_overdue:
+      return verification_overdue{3, {}};
+    case ck::review_overdue:
+      return review_overdue{};
+    case ck::renewal_applied:
+      return renewal_applied{renewed_sub, t0, {}};
     case ck::redeem: {
       static id_generator gen{5};
       return redeem{"CODE-1", edu_sku(), 25, gen.next<sub_id>(t0)};
@@ -114,14 +134,18 @@ const std::map<std::optional<application_state>,
       m;
     m[std::nullopt] = {ck::submit};
     m[st::ineligible] = {};
-    m[st::verifying] = {ck::verified, ck::rejected, ck::documents_requested,
-                        ck::to_review, ck::withdraw};
+    m[st::verifying] = {ck::verified,           ck::rejected,
+                        ck::documents_requested, ck::to_review,
+                        ck::withdraw,           ck::start_verification,
+                        ck::verification_overdue};
     m[st::in_review] = {ck::verified, ck::rejected, ck::documents_requested,
-                        ck::withdraw};
+                        ck::withdraw, ck::review_overdue};
     m[st::documents_requested] = {ck::verified, ck::rejected, ck::to_review,
                                   ck::withdraw};
     m[st::rejected] = {ck::appeal, ck::withdraw};
-    m[st::awaiting_code] = {ck::assign_code, ck::pool_empty, ck::withdraw};
+    // A renewal whose subscription cannot be renewed goes to the team.
+    m[st::awaiting_code] = {ck::assign_code, ck::pool_empty, ck::withdraw,
+                            ck::to_review, ck::renewal_applied};
     m[st::booked] = {ck::assign_code, ck::redeem};
     m[st::redeemed] = {};
     m[st::withdrawn] = {};
@@ -161,7 +185,7 @@ TEST(application_rules, every_cell_of_the_transition_table) {
       }
     }
   }
-  EXPECT_EQ(cells, 10u * 10u);
+  EXPECT_EQ(cells, 10u * 14u);
 }
 
 TEST(application_rules, illegal_steps_say_what_and_why) {

@@ -33,8 +33,10 @@ subscription in_state(subscription_state st) {
   auto s = a_sub();
   s.state = st;
   s.version = 4;
-  if (st == subscription_state::in_cure)
+  if (st == subscription_state::in_cure) {
     s.open_case = gen.next<case_id>(t0);
+    s.case_deadline = t0 + days{30};
+  }
   return s;
 }
 
@@ -55,11 +57,14 @@ subscription_command sample(subscription_command_kind k,
     case ck::cure:
       return cure_case{s.open_case, "now non-commercial", "bbehr"};
     case ck::terminate:
-      return terminate_for_case{s.open_case, "not cured"};
+      return terminate_for_case{s.open_case, "not cured", {}};
     case ck::revoke:
       return revoke_subscription{s.id, "fraud", "legal"};
     case ck::renew:
       return renew{gen.next<app_id>(t0), term::one_year};
+    case ck::remind:
+      return send_reminder{std::chrono::duration_cast<duration>(days{30}),
+                           gen.next<tmr_id>(t0)};
   }
   return expire{};
 }
@@ -73,11 +78,13 @@ const std::map<std::optional<subscription_state>,
              std::set<subscription_command_kind>>
       m;
     m[std::nullopt] = {ck::provision};
-    m[st::active] = {ck::usage, ck::expire, ck::open_case, ck::revoke,
-                     ck::renew};
+    m[st::active] = {ck::usage,  ck::expire, ck::open_case,
+                     ck::revoke, ck::renew,  ck::remind};
     m[st::expired] = {ck::usage, ck::lapse, ck::revoke, ck::renew};
     m[st::lapsed] = {};
-    m[st::in_cure] = {ck::usage, ck::cure, ck::terminate, ck::revoke};
+    // A case may run past the end date: expiry, grace and reminders go on.
+    m[st::in_cure] = {ck::usage,     ck::cure,   ck::terminate, ck::revoke,
+                      ck::expire,    ck::lapse,  ck::remind};
     m[st::terminated] = {};
     m[st::revoked] = {};
     m[st::renewed] = {};
@@ -112,8 +119,16 @@ TEST(subscription_rules, every_cell_of_the_transition_table) {
       std::optional<subscription> state;
       if (row)
         state = in_state(*row);
-      auto r = decide(state, sample(kind, state ? *state : a_sub()),
-                      after_end, ctx());
+      // Each command at a time it applies: reminders before the end date,
+      // a cure within the cure period, the rest after the end date (and
+      // after the cure deadline).
+      auto now = after_end;
+      if (kind == subscription_command_kind::remind)
+        now = add_years(t0, 1) - days{1};
+      if (kind == subscription_command_kind::cure && state)
+        state->case_deadline = now + days{1};
+      auto r = decide(state, sample(kind, state ? *state : a_sub()), now,
+                      ctx());
       auto label = (row ? to_string(*row) : std::string{"(new)"}) + " x "
                    + to_string(kind);
       ++cells;
@@ -129,7 +144,7 @@ TEST(subscription_rules, every_cell_of_the_transition_table) {
       }
     }
   }
-  EXPECT_EQ(cells, 8u * 9u);
+  EXPECT_EQ(cells, 8u * 10u);
 }
 
 TEST(subscription_rules, usage_keeps_the_maximum_and_the_overage) {
@@ -191,12 +206,12 @@ TEST(subscription_rules, cure_period_cure_and_termination) {
   auto cured = run(s, cure_case{c.new_case, "fixed", "bbehr"}, t0 + days{29});
   EXPECT_EQ(cured.state, subscription_state::active);
   EXPECT_TRUE(cured.open_case.empty());
-  auto ended = run(s, terminate_for_case{c.new_case, "not cured"},
+  auto ended = run(s, terminate_for_case{c.new_case, "not cured", {}},
                    t0 + days{30});
   EXPECT_EQ(ended.state, subscription_state::terminated);
   // A deadline of a case that was cured changes nothing.
   auto v = cured.version;
-  auto again = decide(cured, terminate_for_case{c.new_case, "late"},
+  auto again = decide(cured, terminate_for_case{c.new_case, "late", {}},
                       t0 + days{30}, ctx());
   EXPECT_FALSE(again); // cured: active rejects terminate
   EXPECT_EQ(cured.version, v);
