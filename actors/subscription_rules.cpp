@@ -303,12 +303,18 @@ effects subscription_effects(const subscription& after,
   effects fx;
   auto id = after.id.str();
   auto cancel_all = [&] { fx.cancel.emplace_back(id, std::string{}); };
+  // The member's emails speak for a community program; a paid plan's
+  // customer hears from billing, not from us.
+  auto notify_member = [&](notification n) {
+    if (after.program != program::none)
+      fx.notify.push_back(std::move(n));
+  };
   for (auto& ev : evs) {
     if (std::holds_alternative<sub_provisioned>(ev)) {
       fx.append(renewal_timers(after, now, pol));
     } else if (auto x = std::get_if<sub_reminder_sent>(&ev)) {
       auto days_left = std::chrono::duration_cast<days>(after.end - now);
-      fx.notify.push_back(member_email(
+      notify_member(member_email(
         after, "renewal_reminder",
         {{"end_date", date_of(after.end)},
          {"days_left", std::to_string(days_left.count())},
@@ -317,18 +323,18 @@ effects subscription_effects(const subscription& after,
       auto grace_end = after.end + pol.grace_period;
       fx.arm.push_back({std::string{owners::renewal}, id,
                         std::string{kinds::grace_end}, grace_end});
-      fx.notify.push_back(
+      notify_member(
         member_email(after, "subscription_expired",
                      {{"end_date", date_of(after.end)},
                       {"grace_end", date_of(grace_end)}}));
     } else if (std::holds_alternative<sub_lapsed>(ev)) {
-      fx.notify.push_back(member_email(after, "subscription_lapsed",
+      notify_member(member_email(after, "subscription_lapsed",
                                        {{"end_date", date_of(after.end)}}));
     } else if (auto x = std::get_if<sub_renewed>(&ev)) {
       // Pending reminders, expiry and grace move with the end date.
       cancel_all();
       fx.append(renewal_timers(after, now, pol));
-      fx.notify.push_back(
+      notify_member(
         member_email(after, "subscription_renewed",
                      {{"new_end", date_of(after.end)},
                       {"seats_added", std::to_string(x->seats_added)}}));
@@ -337,18 +343,18 @@ effects subscription_effects(const subscription& after,
                         std::string{kinds::cure_deadline}, x->deadline});
     } else if (auto x = std::get_if<sub_case_cured>(&ev)) {
       fx.cancel.emplace_back(id, std::string{kinds::cure_deadline});
-      fx.notify.push_back(member_email(
+      notify_member(member_email(
         after, "compliance_cured", {{"case", x->compliance_case.str()}}));
     } else if (auto x = std::get_if<sub_terminated>(&ev)) {
       cancel_all();
-      fx.notify.push_back(member_email(after, "subscription_terminated",
+      notify_member(member_email(after, "subscription_terminated",
                                        {{"case", x->compliance_case.str()},
                                         {"reason", x->reason}}));
     } else if (auto x = std::get_if<sub_revoked>(&ev)) {
       // Best effort: the notice is queued in the revocation's own commit,
       // before anything else can happen to the license.
       cancel_all();
-      fx.notify.push_back(
+      notify_member(
         member_email(after, "revocation_notice", {{"reason", x->reason}}));
     }
   }
@@ -376,7 +382,10 @@ case_change_for(const subscription& before, const subscription_command& cmd,
                                  {{"case", c.id.str()},
                                   {"reason", c.reason},
                                   {"deadline", to_iso8601(c.deadline)}});
-      return case_change{c.id, {case_opened{c}}, {std::move(notice)}};
+      std::vector<notification> notify;
+      if (before.program != program::none)
+        notify.push_back(std::move(notice));
+      return case_change{c.id, {case_opened{c}}, std::move(notify)};
     }
     if (auto x = std::get_if<sub_case_cured>(&ev)) {
       auto& cc = std::get<cure_case>(cmd);

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <map>
+#include <stdexcept>
 #include <mutex>
 #include <vector>
 
@@ -15,7 +17,9 @@
 #include "actors/atoms.hpp"
 #include "actors/coupon_pool.hpp"
 #include "actors/registry.hpp"
+#include "actors/mail_sink.hpp"
 #include "actors/supervisors.hpp"
+#include "actors/templates.hpp"
 #include "messages/codec.hpp"
 #include "messages/errc.hpp"
 #include "messages/type_ids.hpp"
@@ -38,20 +42,51 @@ struct config : caf::actor_system_config {
   }
 };
 
-/// The sink of the tests: records what was delivered; can be told to fail.
+/// The shipped templates: every notification the supervisors write must
+/// render with them (a missing parameter would fail in production).
+const template_set& shipped_templates() {
+  static const template_set set = [] {
+    program_texts texts{
+      {program::edu, {"Denomas for Education", "education@denomas.com",
+                      "https://customers.example.com/edu"}},
+      {program::oss, {"Denomas for Open Source", "opensource@denomas.com",
+                      "https://customers.example.com/oss"}},
+      {program::startups, {"Denomas for Startups", "startups@denomas.com",
+                           "https://customers.example.com/startups"}}};
+    auto x = template_set::load(
+      tenure::test::source_dir() + "/config/templates.json", texts);
+    if (!x)
+      throw std::runtime_error(error_message(x.error()));
+    return std::move(*x);
+  }();
+  return set;
+}
+
+/// The sink of the tests: records what was delivered; can be told to fail;
+/// writes to a mail directory when given one.
 struct mailbox {
   std::mutex mtx;
   std::vector<notification> sent;
   int fail_next = 0;
   int attempts = 0;
+  std::unique_ptr<maildir_sink> dir;
 
   caf::error deliver(const notification& n) {
+    auto rendered = shipped_templates().render(n);
+    if (!rendered) {
+      ADD_FAILURE() << n.template_name << ": "
+                    << error_message(rendered.error());
+      return rendered.error();
+    }
     std::lock_guard<std::mutex> guard{mtx};
     ++attempts;
     if (fail_next > 0) {
       --fail_next;
       return make_error(errc::unavailable, "test sink: connection refused");
     }
+    if (dir)
+      if (auto err = dir->deliver(n, *rendered))
+        return err;
     sent.push_back(n);
     return caf::none;
   }
@@ -693,4 +728,113 @@ TEST(outbox, gives_up_after_max_attempts_and_an_operator_can_retry) {
   ASSERT_TRUE(again) << error_message(again.error());
   n.settle();
   EXPECT_EQ(n.mail.with("revocation_notice").size(), 1u);
+}
+
+TEST(outbox, a_crash_between_delivery_and_bookkeeping_delivers_no_duplicate) {
+  tenure::test::temp_dir mail;
+  storage::memory_store st;
+  node n{st};
+  n.mail.dir = std::make_unique<maildir_sink>(mail.path());
+  auto s = n.register_sub(
+    subscription_of(plan::community, t0, t0 + days{365}, "o3"));
+  ASSERT_TRUE(n.ask<subscription>(n.registry,
+                                  revoke_subscription{s.id, "fraud", "legal"}));
+  // The message reaches the mail directory; the commit that records it
+  // fails, as if the node died right then. The timer is still stored, so
+  // the notification goes out again.
+  st.fail_next_commits(1);
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  for (;;) {
+    n.settle();
+    auto row = decode<notification>(st.outbox()->at(0).value);
+    ASSERT_TRUE(row);
+    if (row->state == delivery_state::delivered
+        || std::chrono::steady_clock::now() > deadline)
+      break;
+  }
+  EXPECT_EQ(n.mail.attempts, 2) << "delivered twice";
+  size_t files = 0;
+  for (auto& e : std::filesystem::directory_iterator(mail.path()))
+    files += e.is_regular_file();
+  EXPECT_EQ(files, 1u) << "the second delivery overwrote the first";
+  auto row = decode<notification>(st.outbox()->at(0).value);
+  EXPECT_EQ(row->state, delivery_state::delivered);
+  EXPECT_TRUE(n.timer_kinds(row->id.str()).empty());
+}
+
+// -- at least once ------------------------------------------------------------
+
+TEST(timers, a_timer_delivered_twice_changes_nothing_the_second_time) {
+  storage::memory_store st;
+  node n{st};
+  auto end = t0 + days{365};
+  auto s = n.register_sub(subscription_of(plan::community, t0, end, "t1"));
+  auto reminders = st.timers_of(s.id.str(), "reminder_90d");
+  ASSERT_TRUE(reminders);
+  ASSERT_EQ(reminders->size(), 1u);
+  auto t = reminders->at(0);
+  ASSERT_FALSE(n.clk.set(t.due));
+  // The same firing twice, as after a supervisor restart in the middle.
+  auto first = n.ask<bool>(n.registry, fire_atom::value, t);
+  ASSERT_TRUE(first) << error_message(first.error());
+  EXPECT_TRUE(*first);
+  {
+    // The row is back, as if the removal had not been seen.
+    storage::batch b;
+    b.put_timer(t);
+    ASSERT_FALSE(st.commit_sync(std::move(b)));
+  }
+  auto second = n.ask<bool>(n.registry, fire_atom::value, t);
+  ASSERT_TRUE(second) << error_message(second.error());
+  EXPECT_FALSE(*second);
+  n.settle();
+  EXPECT_EQ(n.mail.with("renewal_reminder").size(), 1u);
+  auto hist = n.ask<std::vector<history_entry>>(n.registry, history_atom::value,
+                                                s.id);
+  ASSERT_TRUE(hist);
+  size_t sent = 0;
+  for (auto& h : *hist)
+    sent += h.type == "sub_reminder_sent";
+  EXPECT_EQ(sent, 1u);
+  EXPECT_TRUE(st.timers_of(s.id.str(), "reminder_90d")->empty());
+}
+
+TEST(timers, a_node_reopened_after_the_end_date_expires_the_subscription_once) {
+  tenure::test::temp_dir dir;
+  storage::store_options opts;
+  opts.path = dir.path();
+  sub_id id;
+  auto end = t0 + days{100};
+  {
+    auto st = storage::rocksdb_store::open(opts);
+    ASSERT_TRUE(st);
+    node n{**st};
+    id = n.register_sub(subscription_of(plan::community, t0, end, "d1")).id;
+    n.at(end - days{30} - 1s);
+    EXPECT_TRUE(n.mail.with("renewal_reminder").size() == 1u); // 90d
+  }
+  // Down from before the 30-day reminder until after the end date.
+  auto st = storage::rocksdb_store::open(opts);
+  ASSERT_TRUE(st);
+  node n{**st, end + days{2}};
+  n.settle();
+  auto s = n.sub(id);
+  EXPECT_EQ(s.state, subscription_state::expired);
+  auto hist = n.ask<std::vector<history_entry>>(n.registry, history_atom::value,
+                                                id);
+  ASSERT_TRUE(hist);
+  std::vector<std::string> types;
+  for (auto& h : *hist)
+    types.push_back(h.type);
+  // Caught up in due order: the 30d, 7d and 1d reminders fire first but no
+  // longer apply (the end date passed: a reminder would announce an expiry
+  // in the past), so they are consumed without an email; then the expiry,
+  // once.
+  EXPECT_EQ(types, (std::vector<std::string>{
+                     "sub_provisioned", "sub_reminder_sent", "sub_expired"}));
+  EXPECT_EQ(n.mail.with("renewal_reminder").size(), 0u);
+  EXPECT_EQ(n.mail.with("subscription_expired").size(), 1u);
+  EXPECT_EQ(n.timer_kinds(id.str()), std::vector<std::string>{"grace_end"});
+  n.settle();
+  EXPECT_EQ(n.sub(id).version, s.version) << "nothing fired twice";
 }
