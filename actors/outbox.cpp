@@ -99,8 +99,12 @@ caf::behavior outbox_dispatcher(self_ptr self, outbox_deps deps) {
       // must learn the outcome only once it is durable.
       if (auto cerr = deps.store->commit_sync(std::move(b)))
         return cerr;
-      if (!err)
+      if (!err) {
         ++self->state.delivered;
+        // Ids and template only: recipients and parameters stay out of logs.
+        lg.info("notification delivered id={} template={} attempts={}",
+                n.id.str(), n.template_name, n.attempts);
+      }
       return !err;
     },
     [=](outbox_atom) -> caf::result<outbox_status> {

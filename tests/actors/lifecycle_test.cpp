@@ -129,7 +129,8 @@ subscription subscription_of(plan p, time_point start, time_point end,
   subscription s;
   s.plan = p;
   s.program = p == plan::community ? program::edu : program::none;
-  s.organisation = {"Org " + tag, "Org", "US", "https://" + tag + ".example.org"};
+  s.organisation = {tag + ".example.org", "Org " + tag, "US",
+                    "https://" + tag + ".example.org"};
   s.organisation.key = tag + ".example.org";
   s.contact_email = "admin@" + tag + ".example.org";
   s.sku = p == plan::paid ? "paid-ultimate" : "edu-saas-ultimate-1y";

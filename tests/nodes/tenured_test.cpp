@@ -4,10 +4,16 @@
 
 #include <csignal>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <regex>
 
 #include <httplib.h>
 
+#include "actors/entity_io.hpp"
+#include "actors/lifecycle.hpp"
+#include "actors/subscription_rules.hpp"
+#include "storage/store.hpp"
 #include "tests/support/process.hpp"
 
 using namespace std::chrono_literals;
@@ -131,4 +137,64 @@ TEST(tenured, a_port_in_use_is_reported) {
   EXPECT_EQ(second.wait(30s), 1);
   EXPECT_NE(second.err().find("cannot listen"), std::string::npos)
     << second.err();
+}
+
+// A subscription whose end date passed while the node was down: the renewal
+// supervisor of the real binary expires it at start, and the outbox delivers
+// the member's email into the data directory's mail folder.
+TEST(tenured, timers_due_while_down_fire_at_start_and_mail_lands_in_the_mail_dir) {
+  using namespace tenure;
+  temp_dir dir;
+  auto data = dir.path() + "/data";
+  std::filesystem::create_directories(data);
+  auto now = from_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count());
+  {
+    storage::store_options opts;
+    opts.path = data + "/db";
+    auto st = storage::rocksdb_store::open(opts);
+    ASSERT_TRUE(st);
+    id_generator ids;
+    subscription s;
+    s.id = ids.next<sub_id>(now);
+    s.program = program::edu;
+    s.organisation = {"downtime.example.edu", "Downtime University", "GB", ""};
+    s.contact_email = "it@downtime.example.edu";
+    s.sku = "edu-saas-ultimate-1y";
+    s.seats = 5;
+    s.start = now - days{400};
+    s.end = now - days{2};
+    s.lines = {{product::ultimate, term::one_year, s.start, s.end}};
+    auto evs = decide(std::nullopt, provision{s}, s.start, {});
+    ASSERT_TRUE(evs);
+    storage::batch b;
+    auto after = entity_io<subscription, subscription_event>::record(
+      b, std::nullopt, *evs, s.start);
+    lifecycle_policy pol;
+    pol.reminder_offsets.clear(); // only the expiry
+    write_effects(b, renewal_timers(after, s.start, pol), ids, s.start);
+    ASSERT_FALSE((*st)->commit_sync(std::move(b)));
+  }
+  node n{data, {"--log-level", "info"}};
+  ASSERT_TRUE(n.line) << n.proc.err();
+  auto delivered = n.proc.wait_for_output("template=subscription_expired", 60s);
+  ASSERT_TRUE(delivered) << n.proc.err();
+  std::regex re{"id=(ntf_[0-9A-Z]+)"};
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(*delivered, m, re)) << *delivered;
+  auto file = data + "/mail/" + m[1].str() + ".eml";
+  ASSERT_TRUE(std::filesystem::exists(file)) << file;
+  std::ifstream in{file};
+  std::string text{std::istreambuf_iterator<char>{in}, {}};
+  EXPECT_NE(text.find("To: it@downtime.example.edu"), std::string::npos)
+    << text;
+  EXPECT_NE(text.find("Downtime University"), std::string::npos) << text;
+  EXPECT_NE(text.find("Message-ID: <" + m[1].str() + "@tenure>"),
+            std::string::npos)
+    << text;
+  n.proc.signal(SIGTERM);
+  EXPECT_EQ(n.proc.wait(30s), 0) << n.proc.err();
+  // No secret or address in the log.
+  EXPECT_EQ(n.proc.err().find("it@downtime.example.edu"), std::string::npos);
 }
