@@ -121,6 +121,19 @@ TEST_F(shipped, node_store_and_registry_have_the_documented_defaults) {
   EXPECT_EQ(s.store.max_group_bytes, size_t{4} << 20);
   EXPECT_EQ(s.store.block_cache_bytes, size_t{64} << 20);
   EXPECT_EQ(s.registry.idle_passivation, std::chrono::minutes(5));
+  EXPECT_EQ(s.outbox.mail_dir, "");
+  EXPECT_EQ(s.outbox.smtp_url, "");
+  EXPECT_EQ(s.outbox.max_attempts, 8u);
+  EXPECT_EQ(s.outbox.backoff, std::chrono::minutes(1));
+  EXPECT_EQ(s.verifier.url, "");
+  EXPECT_EQ(s.verifier.timeout, std::chrono::seconds(10));
+  EXPECT_EQ(s.timers.poll, std::chrono::milliseconds(250));
+  EXPECT_EQ(s.timers.batch, 256u);
+  auto pol = lifecycle_policy_of(s);
+  EXPECT_EQ(pol.cure_period, std::chrono::duration_cast<duration>(days{30}));
+  EXPECT_EQ(pol.inbox(program::oss), "opensource@denomas.com");
+  EXPECT_EQ(pol.licensing_channel, "#support_licensing-subscription");
+  EXPECT_EQ(pol.reminder_offsets.size(), 4u);
 }
 
 TEST_F(shipped, data_files_resolve_against_the_directory_of_the_conf) {
@@ -458,6 +471,18 @@ TEST(settings, each_bad_value_names_its_file_and_key) {
      "tenure.store.block-cache-mib: 0 is outside 1..1048576"},
     {"tenured.conf", "data-dir = \"./data\"", "data-dir = \"\"",
      "tenure.node.data-dir: expected a non-empty \"string\""},
+    {"tenured.conf", "max-attempts = 8", "max-attempts = 0",
+     "tenure.outbox.max-attempts: 0 is outside 1..1000"},
+    {"tenured.conf", "backoff = \"1min\"", "backoff = \"soon\"",
+     "tenure.outbox.backoff: 'soon' is not a positive duration"},
+    {"tenured.conf", "smtp-url = \"\"", "smtp-url = 25",
+     "tenure.outbox.smtp-url: expected a \"string\""},
+    {"tenured.conf", "poll = \"250ms\"", "poll = \"2min\"",
+     "tenure.timers.poll: '2min' is longer than 1min"},
+    {"tenured.conf", "batch = 256", "batch = 0",
+     "tenure.timers.batch: 0 is outside 1..100000"},
+    {"tenured.conf", "timeout = \"10s\"", "timout = \"10s\"",
+     "tenure.verifier.timout: unknown key"},
     // tenured.conf: CAF's groups, which CAF itself does not check
     {"tenured.conf", "max-threads = 2", "max-thread = 2",
      "scheduler.max-thread: unknown key (a typo?)"},
