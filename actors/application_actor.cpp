@@ -145,6 +145,12 @@ caf::result<application> run(self_ptr self, const application_deps& deps,
   if (deps.ids)
     write_effects(b, application_effects(st.app, next, *evs, now, pol),
                   *deps.ids, now);
+  bool withdrawn_waiting = st.app
+                           && st.app->state == application_state::awaiting_code
+                           && next.state == application_state::withdrawn;
+  if (withdrawn_waiting)
+    b.erase(storage::cf::coupons,
+            coupon_waiting_key(next.program, next.id.str()));
   if (next.state == application_state::awaiting_code
       && next.kind == application_kind::new_member
       && (!st.app || st.app->state != application_state::awaiting_code)) {
@@ -212,7 +218,15 @@ caf::result<application> run(self_ptr self, const application_deps& deps,
         = next.state == application_state::awaiting_code
           && next.kind == application_kind::new_member
           && (!st.app || st.app->state != application_state::awaiting_code);
+      bool released = st.app
+                      && st.app->state == application_state::awaiting_code
+                      && next.state == application_state::withdrawn;
       st.app = next;
+      if (released) {
+        auto pool = deps.pools[static_cast<size_t>(st.app->program) % 3];
+        if (pool)
+          caf::anon_send(pool, release_atom::value, st.app->id.str());
+      }
       if (provisioned) {
         auto pool = deps.pools[static_cast<size_t>(st.app->program) % 3];
         if (pool)

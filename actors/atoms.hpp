@@ -43,4 +43,7 @@ using outbox_atom = caf::atom_constant<caf::atom("outbox")>;
 /// Retry a failed notification now.
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 
+/// A withdrawn application gives its place or its reserved code back.
+using release_atom = caf::atom_constant<caf::atom("release")>;
+
 } // namespace tenure

@@ -176,6 +176,31 @@ caf::behavior coupon_pool_actor(self_ptr self, tenure::program program,
     },
     [=](committed_atom, const std::string& app, const std::string& code,
         const caf::error&) { undo_reserve(self, app, code); },
+    [=](release_atom, const std::string& app) {
+      // A withdrawn application: it leaves the waiting list (its row went
+      // with the withdrawal's commit), and a code reserved for it but never
+      // assigned (its booking answer was lost) returns to the pool.
+      auto& st = self->state;
+      st.waiting_set.erase(app);
+      auto i = st.by_app.find(app);
+      if (i == st.by_app.end())
+        return;
+      auto code = i->second;
+      auto& c = st.by_code[code];
+      if (c.state != coupon_state::reserved)
+        return;
+      undo_reserve(self, app, code);
+      c.reserved_at = {};
+      storage::batch b;
+      b.put(storage::cf::coupons,
+            storage::coupon_key(to_string(st.program), code), encode(c));
+      deps.store->commit(std::move(b), [](const caf::error& err) {
+        if (err)
+          lg.warn("cannot release a reserved code error={}",
+                  error_message(err));
+      });
+      lg.info("code released by a withdrawn application application={}", app);
+    },
     [=](import_coupons& cmd) -> caf::result<import_report> {
       auto& st = self->state;
       if (cmd.program != st.program)

@@ -56,6 +56,8 @@ struct coupon_pool_state {
 ///   is sent `book_code` through the registry once codes are imported.
 /// - `import_coupons` → `import_report`; repeating an import is harmless.
 /// - `get_atom` → `pool_stock`.
+/// - `(release_atom, app)`: the application was withdrawn; it leaves the
+///   waiting list and a code reserved but never assigned to it returns.
 /// - `(codes_atom)` → the available codes, for the coupon-admin role only
 ///   (the caller checks the role; codes never reach a log).
 ///

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <set>
+#include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -527,4 +528,49 @@ TEST(booking, a_verified_application_the_pool_never_heard_of_is_booked_later) {
   c.import(csv(0, 1));
   auto s = c.wait_booked({id}, 1);
   EXPECT_EQ(s.at(0).state, application_state::booked);
+}
+
+TEST(booking, a_withdrawn_application_gives_back_a_code_it_never_received) {
+  storage::memory_store st;
+  app_id id;
+  {
+    cluster c{st};
+    auto a = c.all(std::vector<submit_application>{submit_application{draft(1)}});
+    id = a.at(0).id;
+    c.all(std::vector<record_verification>{record_verification{
+      id, verification_outcome::verified, "", "verifier", ""}});
+    auto s = c.states({id});
+    ASSERT_EQ(s.at(0).state, application_state::awaiting_code);
+  }
+  // The pool reserved a code for it and the node died before the
+  // application heard of it.
+  coupon c;
+  c.code = "EDU-LOST-1";
+  c.program = program::edu;
+  c.state = coupon_state::reserved;
+  c.application = id;
+  storage::batch b;
+  b.put(storage::cf::coupons, storage::coupon_key("edu", c.code), encode(c));
+  b.erase(storage::cf::coupons, coupon_waiting_key(program::edu, id.str()));
+  ASSERT_FALSE(st.commit_sync(std::move(b)));
+  cluster n{st};
+  EXPECT_EQ(n.stock().reserved, 1u);
+  auto w = n.all(std::vector<withdraw_application>{
+    withdraw_application{id, "found another program", "applicant"}});
+  ASSERT_EQ(w.at(0).state, application_state::withdrawn);
+  // The release is asynchronous: wait (bounded) for the stock to show it.
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (n.stock().available == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  auto stock = n.stock();
+  EXPECT_EQ(stock.available, 1u);
+  EXPECT_EQ(stock.reserved, 0u);
+  auto row = st.get(storage::cf::coupons, storage::coupon_key("edu", c.code));
+  ASSERT_TRUE(row && *row);
+  EXPECT_EQ(decode<coupon>(**row)->state, coupon_state::available);
+  // The next application gets it. (Later, so that this test's id generator,
+  // seeded like the first node's, makes new ids.)
+  ASSERT_FALSE(n.clk.set(t0 + std::chrono::hours(1)));
+  auto next = n.booked_application(2);
+  EXPECT_EQ(next.coupon_code, "EDU-LOST-1");
 }
