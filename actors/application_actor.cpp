@@ -91,24 +91,6 @@ const lifecycle_policy& policy_of(const application_deps& deps) {
   return deps.policy ? *deps.policy : default_policy;
 }
 
-/// Removes a timer whose effect no longer applies; replies with the state.
-caf::result<application> drop_timer(self_ptr self, const application_deps& deps,
-                                    const timer& t,
-                                    std::optional<caf::response_promise> rp) {
-  storage::batch b;
-  b.delete_timer(t);
-  if (!rp)
-    rp = self->make_response_promise();
-  commit_then(self, *deps.store, std::move(b),
-              [self, rp = *rp](const caf::error& err) mutable {
-                // Timers are answered with whether they had an effect.
-                if (err)
-                  rp.deliver(err);
-                else
-                  rp.deliver(false);
-              });
-  return *rp;
-}
 
 caf::result<application> run(self_ptr self, const application_deps& deps,
                              application_command cmd,
@@ -125,7 +107,7 @@ caf::result<application> run(self_ptr self, const application_deps& deps,
     if (!evs)
       lg.info("timer dropped id={} kind={} reason={}", st.id, fired->kind,
               error_message(evs.error()));
-    return drop_timer(self, deps, *fired, std::move(rp));
+    return drop_timer(self, *deps.store, *fired, std::move(rp));
   }
   if (!evs) {
     if (rp)
@@ -343,7 +325,7 @@ caf::behavior application_actor(self_ptr self, std::string id,
     [=](start_verification& cmd) -> caf::result<application> {
       auto fired = cmd.fired;
       if (self->state.app && handled(self->state.app->handled_timers, fired.id))
-        return drop_timer(self, deps, fired, std::nullopt);
+        return drop_timer(self, *deps.store, fired, std::nullopt);
       return run(self, deps, std::move(cmd), {}, false, {}, fired);
     },
     [=](fire_atom, const timer& t) -> caf::result<application> {
@@ -351,7 +333,7 @@ caf::behavior application_actor(self_ptr self, std::string id,
       if (!st.app)
         return make_error(errc::not_found, "no application " + st.id);
       if (handled(st.app->handled_timers, t.id))
-        return drop_timer(self, deps, t, std::nullopt);
+        return drop_timer(self, *deps.store, t, std::nullopt);
       auto& pol = policy_of(deps);
       if (t.kind == kinds::verify_timeout)
         return run(self, deps,
@@ -362,7 +344,7 @@ caf::behavior application_actor(self_ptr self, std::string id,
       if (t.kind == kinds::renewal_apply) {
         if (st.app->state != application_state::awaiting_code
             || st.app->kind != application_kind::renewal || !deps.registry)
-          return drop_timer(self, deps, t, std::nullopt);
+          return drop_timer(self, *deps.store, t, std::nullopt);
         // Extend the renewed subscription first (idempotent per
         // application), then record it here with the timer's removal: a
         // crash in between fires the timer again and changes nothing twice.
@@ -393,7 +375,7 @@ caf::behavior application_actor(self_ptr self, std::string id,
         return rp;
       }
       lg.info("timer of unknown kind id={} kind={}", st.id, t.kind);
-      return drop_timer(self, deps, t, std::nullopt);
+      return drop_timer(self, *deps.store, t, std::nullopt);
     },
     [=](get_atom) -> caf::result<application> {
       if (!self->state.app)

@@ -14,6 +14,7 @@
 #include "actors/log.hpp"
 #include "actors/unexpected.hpp"
 #include "messages/errc.hpp"
+#include "storage/batch.hpp"
 #include "storage/store.hpp"
 
 namespace tenure {
@@ -39,6 +40,27 @@ void commit_then(Self* self, storage::store& st, storage::batch b,
     // Runs on the store's thread: only send, never touch actor state.
     caf::anon_send(hdl, committed_atom::value, err);
   });
+}
+
+/// Removes a fired timer whose effect no longer applies (or was recorded
+/// before: a second delivery) and answers the supervisor with `false` once
+/// that is durable. `rp` is the supervisor's promise; empty: made here.
+template <class Self>
+caf::response_promise drop_timer(Self* self, storage::store& st,
+                                 const timer& t,
+                                 std::optional<caf::response_promise> rp) {
+  storage::batch b;
+  b.delete_timer(t);
+  if (!rp)
+    rp = self->make_response_promise();
+  commit_then(self, st, std::move(b),
+              [rp = *rp](const caf::error& err) mutable {
+                if (err)
+                  rp.deliver(err);
+                else
+                  rp.deliver(false); // the timer had no effect
+              });
+  return *rp;
 }
 
 /// Loads an entity actor's state from its snapshot at activation (through

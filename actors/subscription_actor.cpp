@@ -27,25 +27,6 @@ const lifecycle_policy& policy_of(const subscription_deps& deps) {
   return deps.policy ? *deps.policy : default_policy;
 }
 
-/// Removes a timer whose effect no longer applies; replies with the state.
-caf::result<subscription> drop_timer(self_ptr self,
-                                     const subscription_deps& deps,
-                                     const timer& t,
-                                     std::optional<caf::response_promise> rp) {
-  storage::batch b;
-  b.delete_timer(t);
-  if (!rp)
-    rp = self->make_response_promise();
-  commit_then(self, *deps.store, std::move(b),
-              [self, rp = *rp](const caf::error& err) mutable {
-                // Timers are answered with whether they had an effect.
-                if (err)
-                  rp.deliver(err);
-                else
-                  rp.deliver(false);
-              });
-  return *rp;
-}
 
 /// Decides and commits one command. `fired` is the timer that caused it: it
 /// is removed in the same commit (also when the command no longer applies,
@@ -70,7 +51,7 @@ caf::result<subscription> run(self_ptr self, const subscription_deps& deps,
       if (!evs)
         lg.info("timer dropped id={} kind={} reason={}", st.id, fired->kind,
                 error_message(evs.error()));
-      return drop_timer(self, deps, *fired, std::move(rp));
+      return drop_timer(self, *deps.store, *fired, std::move(rp));
     }
     if (!evs) {
       if (rp)
@@ -194,7 +175,7 @@ caf::behavior subscription_actor(self_ptr self, std::string id,
         // Handled before (delivered twice), or a kind this build does not
         // know: only the timer goes.
         lg.info("timer without effect id={} kind={}", st.id, t.kind);
-        return drop_timer(self, deps, t, std::nullopt);
+        return drop_timer(self, *deps.store, t, std::nullopt);
       }
       return run(self, deps, std::move(*cmd), {}, false, t);
     },
