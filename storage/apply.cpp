@@ -26,7 +26,7 @@ std::string_view key_entity(std::string_view key) {
 caf::expected<std::string> timer_key_of(std::string_view index_key,
                                         std::string_view index_value) {
   auto id = index_key_id(index_key);
-  if (index_value.size() < 8 || id.empty())
+  if (index_value.size() < 10 || id.empty())
     return corrupt(cf::timer_index,
                    fmt::format("index row of entity {} is malformed",
                                key_entity(index_key)));
@@ -178,13 +178,16 @@ caf::expected<timer> parse_timer_index(std::string_view key,
   auto id = tmr_id::parse(parts[2]);
   if (!id)
     return bad("malformed timer id");
-  auto due = read_be64(value);
-  if (!due)
-    return bad("value too short to hold the due time");
+  // value = owner 0x00 due64
+  auto sep = value.find(key_separator);
+  auto due = sep == std::string_view::npos ? std::nullopt
+                                           : read_be64(value.substr(sep + 1));
+  if (sep == 0 || !due)
+    return bad("value is not owner and due time");
   timer result;
   result.id = std::move(*id);
   result.due = from_due_bits(*due);
-  result.owner.assign(value.substr(8));
+  result.owner.assign(value.substr(0, sep));
   result.entity.assign(parts[0]);
   result.kind.assign(parts[1]);
   return result;

@@ -66,8 +66,16 @@ std::string timer_key(time_point due, std::string_view owner,
   return result;
 }
 
-std::string timer_bound(time_point until) {
-  return be64(due_bits(until));
+std::string timer_prefix(std::string_view owner) {
+  std::string result{owner};
+  result += key_separator;
+  return result;
+}
+
+std::string timer_bound(std::string_view owner, time_point until) {
+  auto result = timer_prefix(owner);
+  append_be64(result, due_bits(until));
+  return result;
 }
 
 std::string timer_index_key(std::string_view entity, std::string_view kind,
@@ -91,9 +99,10 @@ std::string timer_index_prefix(std::string_view entity, std::string_view kind) {
 
 std::string timer_index_value(time_point due, std::string_view owner) {
   std::string result;
-  result.reserve(8 + owner.size() + 1 + 32);
-  append_be64(result, due_bits(due));
+  result.reserve(owner.size() + 1 + 8 + 1 + 32);
   result.append(owner);
+  result += key_separator;
+  append_be64(result, due_bits(due));
   return result;
 }
 

@@ -13,23 +13,26 @@
 /// time, an entity's rows together). Text components must therefore not
 /// contain 0x00; `batch` refuses such input.
 ///
-/// | column family | key                                   | value          |
-/// | ------------- | ------------------------------------- | -------------- |
-/// | snapshots     | entity                                | be64(version) +
-/// bytes | | events        | entity 0x00 be64(seq)                 | event
-/// bytes    | | timers        | due64(due) owner 0x00 timer-id        | msgpack
-/// timer  | | timer_index   | entity 0x00 kind 0x00 timer-id        |
-/// due64(due) owner | | outbox        | notification id (ULID: time order)    |
-/// caller's bytes | | coupons       | program 0x00 code                     |
-/// caller's bytes | | audit         | audit id                              |
-/// caller's bytes | | idempotency   | scope 0x00 key                        |
-/// caller's bytes | | meta          | name                                  |
-/// caller's bytes |
+// clang-format off
+/// | column family | key                                      | value                    |
+/// | ------------- | ---------------------------------------- | ------------------------ |
+/// | snapshots     | entity                                   | be64(version) + bytes    |
+/// | events        | entity 0x00 be64(seq)                    | event bytes              |
+/// | timers        | owner 0x00 due64(due) 0x00 timer-id      | msgpack timer            |
+/// | timer_index   | entity 0x00 kind 0x00 timer-id           | owner 0x00 due64(due)    |
+/// | outbox        | notification id (ULID: time order)       | caller's bytes           |
+/// | coupons       | program 0x00 code                        | caller's bytes           |
+/// | audit         | audit id                                 | caller's bytes           |
+/// | idempotency   | scope 0x00 key                           | caller's bytes           |
+/// | meta          | name                                     | caller's bytes           |
+// clang-format on
 ///
 /// `due64` is be64 of the Unix milliseconds with the sign bit flipped, so
 /// that times before 1970 (negative) still sort first. A timer index value
 /// followed by 0x00 and the timer id is exactly the timer's key: cancelling
-/// by entity needs no second lookup.
+/// by entity needs no second lookup. Timers are keyed by owner first: a
+/// supervisor reads its due timers without stepping over the (possibly
+/// millions of) pending timers of the others.
 namespace tenure::storage {
 
 /// Separator between text components of a key.
@@ -64,12 +67,15 @@ std::string event_key(std::string_view entity, uint64_t seq);
 /// Prefix of all event keys of an entity.
 std::string event_prefix(std::string_view entity);
 
-/// Key of a timer in due order.
+/// Key of a timer: by owner, then in due order.
 std::string timer_key(time_point due, std::string_view owner,
                       std::string_view timer_id);
 
-/// Upper bound (exclusive) of the timer keys due before `until`.
-std::string timer_bound(time_point until);
+/// Prefix of the timer keys of `owner` (a supervisor reads only its own).
+std::string timer_prefix(std::string_view owner);
+
+/// Upper bound (exclusive) of the timer keys of `owner` due before `until`.
+std::string timer_bound(std::string_view owner, time_point until);
 
 /// Key of a timer in the entity index.
 std::string timer_index_key(std::string_view entity, std::string_view kind,

@@ -1,5 +1,8 @@
 #include "storage/store.hpp"
 
+#include <algorithm>
+#include <tuple>
+
 #include <future>
 
 #include "messages/errc.hpp"
@@ -94,27 +97,62 @@ store::due_timers(time_point until, size_t limit,
   if (limit == 0)
     return result;
   caf::error problem;
-  auto err = do_scan(cf::timers, {}, timer_bound(until),
-                     [&](std::string_view key, std::string_view value) {
-                       // key = due64 owner 0x00 id: filter before decoding.
-                       if (!owner.empty()) {
-                         auto rest
-                           = key.substr(std::min<size_t>(8, key.size()));
-                         if (rest.substr(0, rest.find(key_separator)) != owner)
-                           return true;
-                       }
-                       auto t = detail::parse_timer_row(key, value);
-                       if (!t) {
-                         problem = std::move(t.error());
+  auto keep = [&](std::string_view key, std::string_view value) {
+    auto t = detail::parse_timer_row(key, value);
+    if (!t) {
+      problem = std::move(t.error());
+      return false;
+    }
+    result.push_back(std::move(*t));
+    return true;
+  };
+  if (!owner.empty()) {
+    // One owner: its rows are contiguous and in due order.
+    auto err = do_scan(cf::timers, timer_prefix(owner),
+                       timer_bound(owner, until),
+                       [&](std::string_view key, std::string_view value) {
+                         return keep(key, value) && result.size() < limit;
+                       });
+    if (err)
+      return err;
+    if (problem)
+      return problem;
+    return result;
+  }
+  // Every owner (operators' listings): each owner's due range in turn,
+  // jumping from one owner to the next, then merged in due order.
+  std::string from;
+  for (;;) {
+    std::string next_owner;
+    auto err = do_scan(cf::timers, from, {},
+                       [&](std::string_view key, std::string_view) {
+                         next_owner.assign(key.substr(0, key.find(key_separator)));
                          return false;
-                       }
-                       result.push_back(std::move(*t));
-                       return result.size() < limit;
-                     });
-  if (err)
-    return err;
-  if (problem)
-    return problem;
+                       });
+    if (err)
+      return err;
+    if (next_owner.empty())
+      break;
+    size_t before = result.size();
+    err = do_scan(cf::timers, timer_prefix(next_owner),
+                  timer_bound(next_owner, until),
+                  [&](std::string_view key, std::string_view value) {
+                    return keep(key, value)
+                           && result.size() - before < limit;
+                  });
+    if (err)
+      return err;
+    if (problem)
+      return problem;
+    from = prefix_successor(timer_prefix(next_owner));
+    if (from.empty())
+      break;
+  }
+  std::sort(result.begin(), result.end(), [](const timer& x, const timer& y) {
+    return std::tie(x.due, x.owner, x.id) < std::tie(y.due, y.owner, y.id);
+  });
+  if (result.size() > limit)
+    result.resize(limit);
   return result;
 }
 

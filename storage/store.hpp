@@ -186,8 +186,9 @@ public:
 
   /// Timers with `due < until` (exclusive; pass `now + 1ms` to include
   /// `now`), in due order (ties: by owner, then id), at most `limit`; only
-  /// those of `owner` when it is not empty. Cost: the timers of other owners
-  /// due before `until` are stepped over.
+  /// those of `owner` when it is not empty. Cost: with an owner, the rows
+  /// returned (timers are keyed by owner first); without, a seek per owner
+  /// plus a sort of the rows found, for operators' listings.
   [[nodiscard]] caf::expected<std::vector<timer>>
   due_timers(time_point until, size_t limit = no_limit,
              std::string_view owner = {}) const;

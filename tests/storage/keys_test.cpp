@@ -46,13 +46,21 @@ TEST(storage_keys, timer_keys_sort_by_due_time_including_before_1970) {
   std::sort(keys.begin(), keys.end());
   std::sort(dues.begin(), dues.end());
   for (size_t i = 0; i < dues.size(); ++i)
-    EXPECT_EQ(from_due_bits(*read_be64(keys[i])), from_unix_ms(dues[i]));
+    EXPECT_EQ(from_due_bits(*read_be64(keys[i].substr(6))),
+              from_unix_ms(dues[i]));
 }
 
-TEST(storage_keys, timer_bound_is_exclusive) {
+TEST(storage_keys, timer_bound_is_exclusive_and_per_owner) {
   auto t = from_unix_ms(1000);
-  EXPECT_LT(timer_key(from_unix_ms(999), "zzz", "tmr_x"), timer_bound(t));
-  EXPECT_GE(timer_key(t, "", "tmr_x"), timer_bound(t));
+  EXPECT_LT(timer_key(from_unix_ms(999), "own", "tmr_x"),
+            timer_bound("own", t));
+  EXPECT_GE(timer_key(t, "own", "tmr_x"), timer_bound("own", t));
+  // Other owners' timers are outside the range, whatever their due time.
+  EXPECT_GE(timer_key(from_unix_ms(-5), "own2", "tmr_x"),
+            timer_bound("own", t));
+  EXPECT_LT(timer_key(from_unix_ms(1'900'000'000'000), "ow", "tmr_x"),
+            timer_prefix("own"));
+  EXPECT_GE(timer_key(from_unix_ms(-5), "own", "tmr_x"), timer_prefix("own"));
 }
 
 TEST(storage_keys, timer_index_value_plus_id_is_the_timer_key) {

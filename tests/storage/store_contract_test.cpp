@@ -236,6 +236,25 @@ TYPED_TEST(storage_contract, timers_come_back_in_due_order) {
     got.push_back(to_unix_ms(t.due));
   }
   EXPECT_EQ(got, (std::vector<int64_t>{-50, 5, 301, 1'700'000'000'000}));
+  // An owner whose name starts with another's is another owner.
+  auto other = make_timer(-100, "renewals", "sub_x", "k");
+  batch c;
+  c.put_timer(other);
+  ASSERT_FALSE(this->commit(std::move(c)));
+  renewal = this->st().due_timers(from_unix_ms(0), store::no_limit, "renewal");
+  ASSERT_TRUE(renewal);
+  ASSERT_EQ(renewal->size(), 1u);
+  EXPECT_EQ(to_unix_ms(renewal->at(0).due), -50);
+  auto merged = this->st().due_timers(from_unix_ms(1), 2);
+  ASSERT_TRUE(merged);
+  ASSERT_EQ(merged->size(), 2u);
+  EXPECT_EQ(merged->at(0).owner, "renewals");
+  EXPECT_EQ(to_unix_ms(merged->at(1).due), -50);
+  {
+    batch undo;
+    undo.delete_timer(other);
+    ASSERT_FALSE(this->commit(std::move(undo)));
+  }
   // The rows come back whole.
   auto all = this->st().due_timers(from_unix_ms(2'000'000'000'000));
   ASSERT_TRUE(all);
