@@ -20,7 +20,8 @@ using wake_atom = caf::atom_constant<caf::atom("wake")>;
 
 const log::logger lg{"timers"};
 
-void scan(self_ptr self, const timer_supervisor_deps& deps);
+void scan(self_ptr self, const timer_supervisor_deps& deps,
+          bool full = false);
 
 /// Arms the one wake-up for `after` from now (real time), unless an earlier
 /// one is armed.
@@ -82,23 +83,33 @@ void fire(self_ptr self, const timer_supervisor_deps& deps, timer t) {
       });
 }
 
-/// Fires what is due and not in flight, then arms the next wake-up.
-void scan(self_ptr self, const timer_supervisor_deps& deps) {
+/// Fires what is due and not in flight, then arms the next wake-up. A full
+/// scan starts at the owner's first timer, any other at the floor.
+void scan(self_ptr self, const timer_supervisor_deps& deps, bool full) {
   auto& st = self->state;
   auto now = deps.clock->now();
   auto real_now = self->clock().now();
+  if (real_now - st.last_full_scan >= deps.full_scan)
+    full = true;
+  if (full) {
+    st.floor = time_point::min();
+    st.last_full_scan = real_now;
+  }
   bool due_left = false;
   if (st.in_flight.size() < deps.batch) {
     // In-flight and backing-off timers are still stored (removed only by
     // their effect's commit): read past them.
     auto want = deps.batch + st.in_flight.size() + st.retries.size();
-    auto due = deps.store->due_timers(now + duration{1}, want, deps.owner);
+    auto due = deps.store->due_timers(now + duration{1}, want, deps.owner,
+                                      st.floor);
     if (!due) {
       lg.error("cannot read timers owner={} error={}", deps.owner,
                error_message(due.error()));
       arm_wake(self, deps.backoff);
       return;
     }
+    if (!due->empty())
+      st.floor = due->front().due;
     for (auto& t : *due) {
       auto key = t.id.str();
       if (st.in_flight.count(key))
@@ -118,15 +129,25 @@ void scan(self_ptr self, const timer_supervisor_deps& deps) {
   } else {
     due_left = true;
   }
+  if (!full && !due_left && st.in_flight.empty() && !st.flushes.empty()) {
+    // A flush promises that nothing due is left: confirm from the start.
+    scan(self, deps, true);
+    return;
+  }
   answer_flushes(self, due_left);
-  // The next wake-up: the earliest stored timer, at most `poll` away.
+  st.stats.in_flight = st.in_flight.size();
+  st.stats.backing_off = st.retries.size();
+  // While timers are in flight, their answers scan again; the next due time
+  // matters only when idle: then the one wake-up goes to it, at most `poll`
+  // away.
+  if (!st.in_flight.empty())
+    return;
   auto wait = deps.poll;
-  auto next = deps.store->due_timers(time_point::max(), 1 + st.in_flight.size()
-                                                          + st.retries.size(),
-                                     deps.owner);
+  auto next = deps.store->due_timers(time_point::max(), 1 + st.retries.size(),
+                                     deps.owner, st.floor);
   if (next) {
     for (auto& t : *next) {
-      if (st.in_flight.count(t.id.str()) || st.retries.count(t.id.str()))
+      if (st.retries.count(t.id.str()))
         continue;
       if (t.due > now) {
         if (auto real = deps.clock->real_wait(t.due - now)) {
@@ -138,8 +159,6 @@ void scan(self_ptr self, const timer_supervisor_deps& deps) {
     }
   }
   arm_wake(self, wait);
-  st.stats.in_flight = st.in_flight.size();
-  st.stats.backing_off = st.retries.size();
 }
 
 } // namespace
@@ -172,7 +191,7 @@ caf::behavior timer_supervisor(self_ptr self, timer_supervisor_deps deps) {
     [=](flush_atom) -> caf::result<uint64_t> {
       auto rp = self->make_response_promise();
       self->state.flushes.push_back(rp);
-      scan(self, deps);
+      scan(self, deps, self->state.in_flight.empty());
       return rp;
     },
     [=](stats_atom) {

@@ -37,6 +37,9 @@ struct timer_supervisor_deps {
   std::chrono::milliseconds max_backoff{std::chrono::minutes(5)};
   /// How long the target may take to answer one firing. Default: 30 s.
   std::chrono::milliseconds fire_timeout{std::chrono::seconds(30)};
+  /// Between two scans from the first of its timers (see `floor`).
+  /// Default: 10 s.
+  std::chrono::milliseconds full_scan{std::chrono::seconds(10)};
 };
 
 /// Counters of a supervisor, for `/metrics`, the shell and tests.
@@ -45,7 +48,8 @@ struct timer_supervisor_stats {
   uint64_t failed = 0;
   uint64_t in_flight = 0;
   uint64_t backing_off = 0;
-  /// Domain-time lateness of the last firing and the largest one, in ms.
+  /// Domain-time lateness (clock at the target's answer minus due time) of
+  /// the last firing and the largest one, in ms.
   int64_t last_lateness_ms = 0;
   int64_t max_lateness_ms = 0;
 };
@@ -70,6 +74,14 @@ struct timer_supervisor_state {
   bool wake_armed = false;
   /// Token of the manual clock's listener.
   size_t listener = 0;
+  /// Scans start here: the due time of the earliest timer the last scan
+  /// found. Timers fired since are tombstones in RocksDB until compaction;
+  /// starting at the floor steps over only those fired since the last scan,
+  /// not all of them. A timer armed meanwhile with an earlier due time (an
+  /// entity that read the clock just before a scan) is found by the full
+  /// scan from the start every `full_scan`, by a flush, or at restart.
+  time_point floor = time_point::min();
+  caf::actor_clock::time_point last_full_scan;
 };
 
 /// A supervisor's durable timers: rows of the store's timers column family

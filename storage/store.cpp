@@ -89,8 +89,8 @@ store::events(std::string_view entity, uint64_t from_seq, size_t limit) const {
 }
 
 caf::expected<std::vector<timer>>
-store::due_timers(time_point until, size_t limit,
-                  std::string_view owner) const {
+store::due_timers(time_point until, size_t limit, std::string_view owner,
+                  time_point from) const {
   if (!is_open())
     return closed_error();
   std::vector<timer> result;
@@ -108,8 +108,9 @@ store::due_timers(time_point until, size_t limit,
   };
   if (!owner.empty()) {
     // One owner: its rows are contiguous and in due order.
-    auto err = do_scan(cf::timers, timer_prefix(owner),
-                       timer_bound(owner, until),
+    auto start = from == time_point::min() ? timer_prefix(owner)
+                                           : timer_bound(owner, from);
+    auto err = do_scan(cf::timers, start, timer_bound(owner, until),
                        [&](std::string_view key, std::string_view value) {
                          return keep(key, value) && result.size() < limit;
                        });
@@ -121,10 +122,10 @@ store::due_timers(time_point until, size_t limit,
   }
   // Every owner (operators' listings): each owner's due range in turn,
   // jumping from one owner to the next, then merged in due order.
-  std::string from;
+  std::string seek;
   for (;;) {
     std::string next_owner;
-    auto err = do_scan(cf::timers, from, {},
+    auto err = do_scan(cf::timers, seek, {},
                        [&](std::string_view key, std::string_view) {
                          next_owner.assign(key.substr(0, key.find(key_separator)));
                          return false;
@@ -144,8 +145,8 @@ store::due_timers(time_point until, size_t limit,
       return err;
     if (problem)
       return problem;
-    from = prefix_successor(timer_prefix(next_owner));
-    if (from.empty())
+    seek = prefix_successor(timer_prefix(next_owner));
+    if (seek.empty())
       break;
   }
   std::sort(result.begin(), result.end(), [](const timer& x, const timer& y) {

@@ -189,9 +189,15 @@ public:
   /// those of `owner` when it is not empty. Cost: with an owner, the rows
   /// returned (timers are keyed by owner first); without, a seek per owner
   /// plus a sort of the rows found, for operators' listings.
+  ///
+  /// With an owner, `from` skips its timers due before `from`: a supervisor
+  /// that knows none of its timers is due earlier resumes there instead of
+  /// stepping over the deleted rows of the timers it fired (RocksDB keeps
+  /// them as tombstones until compaction).
   [[nodiscard]] caf::expected<std::vector<timer>>
   due_timers(time_point until, size_t limit = no_limit,
-             std::string_view owner = {}) const;
+             std::string_view owner = {},
+             time_point from = time_point::min()) const;
 
   /// Timers of `entity` of `kind` (of every kind when empty), ordered by kind
   /// and id.

@@ -236,6 +236,15 @@ TYPED_TEST(storage_contract, timers_come_back_in_due_order) {
     got.push_back(to_unix_ms(t.due));
   }
   EXPECT_EQ(got, (std::vector<int64_t>{-50, 5, 301, 1'700'000'000'000}));
+  // A supervisor resumes at its floor: earlier timers are not read.
+  auto resumed = this->st().due_timers(from_unix_ms(2'000'000'000'000),
+                                       store::no_limit, "renewal",
+                                       from_unix_ms(5));
+  ASSERT_TRUE(resumed);
+  got.clear();
+  for (auto& t : *resumed)
+    got.push_back(to_unix_ms(t.due));
+  EXPECT_EQ(got, (std::vector<int64_t>{5, 301, 1'700'000'000'000}));
   // An owner whose name starts with another's is another owner.
   auto other = make_timer(-100, "renewals", "sub_x", "k");
   batch c;
