@@ -1,6 +1,7 @@
 #include "actors/timer_supervisor.hpp"
 
 #include <algorithm>
+#include <tuple>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
@@ -70,6 +71,7 @@ void fire(self_ptr self, const timer_supervisor_deps& deps, timer t) {
         st.in_flight.erase(t.id.str());
         ++st.stats.failed;
         auto& r = st.retries[t.id.str()];
+        r.t = t;
         r.backoff = r.backoff.count() == 0
                       ? deps.backoff
                       : std::min(r.backoff * 2, deps.max_backoff);
@@ -83,49 +85,80 @@ void fire(self_ptr self, const timer_supervisor_deps& deps, timer t) {
       });
 }
 
+/// Fires the failed timers whose backoff passed, if their rows still stand
+/// as they were (a cancelled or rescheduled timer is not fired from memory).
+void retry_failed(self_ptr self, const timer_supervisor_deps& deps,
+                  caf::actor_clock::time_point real_now) {
+  auto& st = self->state;
+  std::vector<timer> ready;
+  for (auto& [id, r] : st.retries)
+    if (r.not_before <= real_now && !st.in_flight.count(id))
+      ready.push_back(r.t);
+  for (auto& t : ready) {
+    if (st.in_flight.size() >= deps.batch)
+      break;
+    auto rows = deps.store->timers_of(t.entity, t.kind);
+    bool stands = false;
+    if (rows)
+      for (auto& row : *rows)
+        stands = stands || (row.id == t.id && row.due == t.due);
+    if (!rows) {
+      lg.error("cannot read timers owner={} error={}", deps.owner,
+               error_message(rows.error()));
+      return;
+    }
+    if (!stands) {
+      st.retries.erase(t.id.str());
+      continue;
+    }
+    fire(self, deps, t);
+  }
+}
+
 /// Fires what is due and not in flight, then arms the next wake-up. A full
-/// scan starts at the owner's first timer, any other at the floor.
+/// scan starts at the owner's first timer, any other after the cursor.
 void scan(self_ptr self, const timer_supervisor_deps& deps, bool full) {
   auto& st = self->state;
   auto now = deps.clock->now();
   auto real_now = self->clock().now();
   if (real_now - st.last_full_scan >= deps.full_scan)
     full = true;
-  if (full) {
-    st.floor = time_point::min();
+  if (full)
     st.last_full_scan = real_now;
-  }
+  retry_failed(self, deps, real_now);
   bool due_left = false;
   if (st.in_flight.size() < deps.batch) {
-    // In-flight and backing-off timers are still stored (removed only by
-    // their effect's commit): read past them.
-    auto want = deps.batch + st.in_flight.size() + st.retries.size();
+    // A full scan reads past the timers in flight and backing off (still
+    // stored: removed only by their effect's commit); a scan after the
+    // cursor does not see them.
+    auto free = deps.batch - st.in_flight.size();
+    auto want = full ? free + st.in_flight.size() + st.retries.size() + 1
+                     : free + 1;
+    auto after = full || !st.cursor ? nullptr : &*st.cursor;
     auto due = deps.store->due_timers(now + duration{1}, want, deps.owner,
-                                      st.floor);
+                                      after);
     if (!due) {
       lg.error("cannot read timers owner={} error={}", deps.owner,
                error_message(due.error()));
       arm_wake(self, deps.backoff);
       return;
     }
-    if (!due->empty())
-      st.floor = due->front().due;
     for (auto& t : *due) {
       auto key = t.id.str();
-      if (st.in_flight.count(key))
-        continue;
-      if (auto i = st.retries.find(key); i != st.retries.end()) {
-        if (i->second.not_before > real_now)
-          continue;
+      if (!st.in_flight.count(key) && !st.retries.count(key)) {
+        if (st.in_flight.size() >= deps.batch) {
+          due_left = true;
+          break;
+        }
+        fire(self, deps, t);
       }
-      if (st.in_flight.size() >= deps.batch) {
-        due_left = true;
-        break;
-      }
-      fire(self, deps, std::move(t));
+      // Everything up to here is in flight, backing off or fired.
+      storage::timer_position pos{t.due, key};
+      if (!st.cursor
+          || std::tie(st.cursor->due, st.cursor->id)
+               < std::tie(pos.due, pos.id))
+        st.cursor = std::move(pos);
     }
-    if (due->size() == want)
-      due_left = true;
   } else {
     due_left = true;
   }
@@ -139,23 +172,20 @@ void scan(self_ptr self, const timer_supervisor_deps& deps, bool full) {
   st.stats.backing_off = st.retries.size();
   // While timers are in flight, their answers scan again; the next due time
   // matters only when idle: then the one wake-up goes to it, at most `poll`
-  // away.
+  // away, or to the first retry.
   if (!st.in_flight.empty())
     return;
   auto wait = deps.poll;
-  auto next = deps.store->due_timers(time_point::max(), 1 + st.retries.size(),
-                                     deps.owner, st.floor);
-  if (next) {
-    for (auto& t : *next) {
-      if (st.retries.count(t.id.str()))
-        continue;
-      if (t.due > now) {
-        if (auto real = deps.clock->real_wait(t.due - now)) {
-          auto ms = std::chrono::ceil<std::chrono::milliseconds>(*real);
-          wait = std::min(wait, std::max(ms, std::chrono::milliseconds{1}));
-        }
-      }
-      break;
+  for (auto& [id, r] : st.retries)
+    wait = std::min(wait, std::max(std::chrono::milliseconds{1},
+                                   std::chrono::ceil<std::chrono::milliseconds>(
+                                     r.not_before - real_now)));
+  auto next = deps.store->due_timers(time_point::max(), 1, deps.owner,
+                                     st.cursor ? &*st.cursor : nullptr);
+  if (next && !next->empty() && next->front().due > now) {
+    if (auto real = deps.clock->real_wait(next->front().due - now)) {
+      auto ms = std::chrono::ceil<std::chrono::milliseconds>(*real);
+      wait = std::min(wait, std::max(ms, std::chrono::milliseconds{1}));
     }
   }
   arm_wake(self, wait);

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -37,7 +38,7 @@ struct timer_supervisor_deps {
   std::chrono::milliseconds max_backoff{std::chrono::minutes(5)};
   /// How long the target may take to answer one firing. Default: 30 s.
   std::chrono::milliseconds fire_timeout{std::chrono::seconds(30)};
-  /// Between two scans from the first of its timers (see `floor`).
+  /// Between two scans from the first of its timers (see `cursor`).
   /// Default: 10 s.
   std::chrono::milliseconds full_scan{std::chrono::seconds(10)};
 };
@@ -59,10 +60,12 @@ struct timer_supervisor_state {
 
   /// Timer ids sent to the target and not answered yet.
   std::unordered_set<std::string> in_flight;
-  /// Failed timers: not before (real time), and the current backoff.
+  /// Failed timers: the timer, not before (real time), and the current
+  /// backoff. Retried from here, after checking that the row still stands.
   struct retry_at {
+    timer t;
     caf::actor_clock::time_point not_before;
-    std::chrono::milliseconds backoff;
+    std::chrono::milliseconds backoff{0};
   };
   std::unordered_map<std::string, retry_at> retries;
   /// Answered when nothing due is left to fire.
@@ -74,13 +77,13 @@ struct timer_supervisor_state {
   bool wake_armed = false;
   /// Token of the manual clock's listener.
   size_t listener = 0;
-  /// Scans start here: the due time of the earliest timer the last scan
-  /// found. Timers fired since are tombstones in RocksDB until compaction;
-  /// starting at the floor steps over only those fired since the last scan,
-  /// not all of them. A timer armed meanwhile with an earlier due time (an
-  /// entity that read the clock just before a scan) is found by the full
-  /// scan from the start every `full_scan`, by a flush, or at restart.
-  time_point floor = time_point::min();
+  /// Scans resume after the last timer dispatched: the ones before it are in
+  /// flight, retried from `retries`, or done (tombstones in RocksDB until
+  /// compaction, which a scan from the start would step over again). A
+  /// timer armed with an earlier position meanwhile (an entity that read the
+  /// clock just before a scan) is found by the scan from the start that runs
+  /// every `full_scan`, before a flush answers, and at start.
+  std::optional<storage::timer_position> cursor;
   caf::actor_clock::time_point last_full_scan;
 };
 

@@ -90,7 +90,7 @@ store::events(std::string_view entity, uint64_t from_seq, size_t limit) const {
 
 caf::expected<std::vector<timer>>
 store::due_timers(time_point until, size_t limit, std::string_view owner,
-                  time_point from) const {
+                  const timer_position* after) const {
   if (!is_open())
     return closed_error();
   std::vector<timer> result;
@@ -108,8 +108,9 @@ store::due_timers(time_point until, size_t limit, std::string_view owner,
   };
   if (!owner.empty()) {
     // One owner: its rows are contiguous and in due order.
-    auto start = from == time_point::min() ? timer_prefix(owner)
-                                           : timer_bound(owner, from);
+    // The smallest key after a timer's key is that key plus 0x00.
+    auto start = after ? timer_key(after->due, owner, after->id) + '\0'
+                       : timer_prefix(owner);
     auto err = do_scan(cf::timers, start, timer_bound(owner, until),
                        [&](std::string_view key, std::string_view value) {
                          return keep(key, value) && result.size() < limit;

@@ -118,6 +118,12 @@ struct stored_event {
   }
 };
 
+/// Where a timer stands in its owner's due order.
+struct timer_position {
+  time_point due;
+  std::string id;
+};
+
 /// A raw row of a column family.
 struct key_value {
   std::string key;
@@ -190,14 +196,14 @@ public:
   /// returned (timers are keyed by owner first); without, a seek per owner
   /// plus a sort of the rows found, for operators' listings.
   ///
-  /// With an owner, `from` skips its timers due before `from`: a supervisor
-  /// that knows none of its timers is due earlier resumes there instead of
-  /// stepping over the deleted rows of the timers it fired (RocksDB keeps
-  /// them as tombstones until compaction).
+  /// With an owner, `after` skips its timers up to and including that
+  /// position: a supervisor resumes after the last timer it dispatched
+  /// instead of stepping over the deleted rows of the timers it fired
+  /// (RocksDB keeps them as tombstones until compaction).
   [[nodiscard]] caf::expected<std::vector<timer>>
   due_timers(time_point until, size_t limit = no_limit,
              std::string_view owner = {},
-             time_point from = time_point::min()) const;
+             const timer_position* after = nullptr) const;
 
   /// Timers of `entity` of `kind` (of every kind when empty), ordered by kind
   /// and id.
