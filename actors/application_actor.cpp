@@ -91,13 +91,10 @@ const lifecycle_policy& policy_of(const application_deps& deps) {
   return deps.policy ? *deps.policy : default_policy;
 }
 
-
-caf::result<application> run(self_ptr self, const application_deps& deps,
-                             application_command cmd,
-                             std::optional<caf::response_promise> rp = {},
-                             bool retried = false,
-                             std::optional<coupon> coupon_row = {},
-                             std::optional<timer> fired = {}) {
+caf::result<application>
+run(self_ptr self, const application_deps& deps, application_command cmd,
+    std::optional<caf::response_promise> rp = {}, bool retried = false,
+    std::optional<coupon> coupon_row = {}, std::optional<timer> fired = {}) {
   auto& st = self->state;
   auto now = deps.clock->now();
   auto& pol = policy_of(deps);
@@ -337,8 +334,8 @@ caf::behavior application_actor(self_ptr self, std::string id,
       auto& pol = policy_of(deps);
       if (t.kind == kinds::verify_timeout)
         return run(self, deps,
-                   verification_overdue{1 + pol.verification_retries, t.id},
-                   {}, false, {}, t);
+                   verification_overdue{1 + pol.verification_retries, t.id}, {},
+                   false, {}, t);
       if (t.kind == kinds::review_due)
         return run(self, deps, review_overdue{t.id}, {}, false, {}, t);
       if (t.kind == kinds::renewal_apply) {

@@ -206,15 +206,15 @@ decide(const std::optional<application>& state, const application_command& cmd,
       return out;
     }
     case ck::review_overdue:
-      return events{
-        app_review_overdue{state->review_due, std::get<review_overdue>(cmd).timer}};
+      return events{app_review_overdue{state->review_due,
+                                       std::get<review_overdue>(cmd).timer}};
     case ck::renewal_applied: {
       auto& x = std::get<renewal_applied>(cmd);
       if (state->kind != application_kind::renewal
           || x.subscription != state->renews)
         return make_error(errc::invalid_argument,
-                          "application " + state->id.str()
-                            + " does not renew " + x.subscription.str());
+                          "application " + state->id.str() + " does not renew "
+                            + x.subscription.str());
       return events{app_renewal_applied{x.subscription, x.new_end, x.timer}};
     }
     case ck::withdraw: {
@@ -350,12 +350,12 @@ effects application_effects(const std::optional<application>& before,
     extra["application"] = id;
     return extra;
   };
-  auto to_applicant = [&](std::string name,
-                          std::map<std::string, std::string> extra) {
-    fx.notify.push_back(email(after.applicant.email, std::move(name),
-                              after.program, id,
-                              applicant_params(std::move(extra))));
-  };
+  auto to_applicant
+    = [&](std::string name, std::map<std::string, std::string> extra) {
+        fx.notify.push_back(email(after.applicant.email, std::move(name),
+                                  after.program, id,
+                                  applicant_params(std::move(extra))));
+      };
   // The manual review queue: a row and an answer-window timer while the
   // application waits for the program team.
   bool in_review_before = was == st::in_review;
@@ -392,15 +392,13 @@ effects application_effects(const std::optional<application>& before,
                           std::string{kinds::verify_start}, now});
     } else if (auto x = std::get_if<app_sent_to_review>(&ev)) {
       fx.notify.push_back(email(pol.inbox(after.program),
-                                "verification_manual_review", after.program,
-                                id,
+                                "verification_manual_review", after.program, id,
                                 {{"application", id}, {"reason", x->reason}}));
     } else if (auto x = std::get_if<app_review_overdue>(&ev)) {
       fx.notify.push_back(
         email(pol.inbox(after.program), "review_overdue", after.program, id,
               {{"application", id},
-               {"waiting_since",
-                to_iso8601(before ? before->updated_at : now)},
+               {"waiting_since", to_iso8601(before ? before->updated_at : now)},
                {"due", to_iso8601(x->due)}}));
     } else if (std::holds_alternative<app_verified>(ev)) {
       if (after.kind == application_kind::renewal)

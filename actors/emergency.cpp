@@ -72,18 +72,16 @@ emergency_window window_of(const subscription& s, const lifecycle_policy& pol) {
   return {opens, opens + pol.emergency_window};
 }
 
-caf::expected<uint32_t>
-decide_emergency(const std::optional<subscription>& sub,
-                 const request_emergency_license& req, time_point now,
-                 const lifecycle_policy& pol,
-                 std::optional<time_point> running) {
+caf::expected<uint32_t> decide_emergency(const std::optional<subscription>& sub,
+                                         const request_emergency_license& req,
+                                         time_point now,
+                                         const lifecycle_policy& pol,
+                                         std::optional<time_point> running) {
   if (req.users == 0)
     return make_error(errc::invalid_argument, "users: must be at least 1");
   auto at = req.recipient_email.find('@');
-  if (at == std::string::npos || at == 0
-      || at + 1 >= req.recipient_email.size()
-      || req.recipient_email.find_first_of(" \r\n\t,;<>")
-           != std::string::npos)
+  if (at == std::string::npos || at == 0 || at + 1 >= req.recipient_email.size()
+      || req.recipient_email.find_first_of(" \r\n\t,;<>") != std::string::npos)
     return make_error(errc::invalid_argument,
                       "recipient_email: not an email address");
   if (req.ticket_url.rfind("https://", 0) != 0
@@ -104,8 +102,7 @@ decide_emergency(const std::optional<subscription>& sub,
   if (sub->plan != plan::paid)
     return refuse("organisations without a paid plan are out of scope: "
                   "subscription "
-                  + sub->id.str() + " is a " + to_string(sub->plan)
-                  + " plan");
+                  + sub->id.str() + " is a " + to_string(sub->plan) + " plan");
   if (sub->state == subscription_state::revoked
       || sub->state == subscription_state::terminated)
     return refuse("subscription " + sub->id.str() + " was "
@@ -116,8 +113,7 @@ decide_emergency(const std::optional<subscription>& sub,
                   + to_iso8601(w.opens) + "; no emergency license is needed");
   if (now > w.closes)
     return refuse("the grace period ended at " + to_iso8601(w.opens)
-                  + ", more than "
-                  + to_string_duration(pol.emergency_window)
+                  + ", more than " + to_string_duration(pol.emergency_window)
                   + " ago; the customer needs to renew");
   if (running && now < *running)
     return refuse("an emergency license for subscription " + sub->id.str()
@@ -132,8 +128,8 @@ std::string emergency_audit_title(const request_emergency_license& req,
   if (!failure)
     return "[Success] - Created a license under " + req.recipient_email
            + " for " + users + " users";
-  return "[Failure] - No license under " + req.recipient_email + " for "
-         + users + " users: " + error_message(*failure);
+  return "[Failure] - No license under " + req.recipient_email + " for " + users
+         + " users: " + error_message(*failure);
 }
 
 caf::behavior emergency_desk(self_ptr self, emergency_deps deps) {
@@ -158,8 +154,7 @@ caf::behavior emergency_desk(self_ptr self, emergency_deps deps) {
   };
   // Decides with the subscription (or none) and commits the outcome.
   auto issue = [=](request_emergency_license req,
-                   std::optional<subscription> sub,
-                   caf::response_promise rp) {
+                   std::optional<subscription> sub, caf::response_promise rp) {
     auto now = deps.clock->now();
     std::optional<time_point> running;
     if (sub) {
@@ -178,8 +173,7 @@ caf::behavior emergency_desk(self_ptr self, emergency_deps deps) {
       audit(b, req, &err, req.subscription.str(), now,
             "emergency_license.issue");
       if (auto cerr = deps.store->commit_sync(std::move(b)))
-        lg.error("cannot write the audit record error={}",
-                 error_message(cerr));
+        lg.error("cannot write the audit record error={}", error_message(cerr));
       lg.info("emergency license refused subscription={} recipient={} "
               "reason={}",
               req.subscription.str(), log::redact_email(req.recipient_email),
@@ -196,8 +190,9 @@ caf::behavior emergency_desk(self_ptr self, emergency_deps deps) {
     l.requested_by = req.requested_by;
     l.days = *days;
     l.issued_at = now;
-    l.expires_at = now + std::chrono::duration_cast<duration>(
-                           tenure::days{static_cast<int>(*days)});
+    l.expires_at = now
+                   + std::chrono::duration_cast<duration>(
+                     tenure::days{static_cast<int>(*days)});
     l.license_key = make_license_text(l);
     l.version = 1;
     b.put_snapshot(l.id.str(), l.version, encode(l), 0);
@@ -259,8 +254,8 @@ caf::behavior emergency_desk(self_ptr self, emergency_deps deps) {
           });
       return rp;
     },
-    [=](find_atom, const std::string& email)
-      -> caf::result<std::vector<audit_record>> {
+    [=](find_atom,
+        const std::string& email) -> caf::result<std::vector<audit_record>> {
       auto prefix = "audit_email/" + lower(email) + "/";
       auto rows = deps.store->scan(storage::cf::meta, prefix, 1000);
       if (!rows)
@@ -301,7 +296,7 @@ caf::behavior emergency_desk(self_ptr self, emergency_deps deps) {
         auto err = refuse("emergency license " + id.str() + " expired at "
                           + to_iso8601(l->expires_at));
         audit(b, req, &err, id.str(), now, "emergency_license.resend");
-        (void) deps.store->commit_sync(std::move(b));
+        (void)deps.store->commit_sync(std::move(b));
         return err;
       }
       auto prev = l->version;
@@ -328,8 +323,9 @@ caf::behavior emergency_desk(self_ptr self, emergency_deps deps) {
       bool changed = false;
       if (t.kind == kinds::emergency_end) {
         auto id = em_id::parse(t.entity);
-        auto l = id ? load(*id) : caf::expected<emergency_license>{
-                                    make_error(errc::not_found, t.entity)};
+        auto l = id ? load(*id)
+                    : caf::expected<emergency_license>{
+                      make_error(errc::not_found, t.entity)};
         if (l && !l->expired) {
           auto prev = l->version;
           l->expired = true;

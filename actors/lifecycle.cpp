@@ -123,10 +123,9 @@ void remember_timer(std::vector<tmr_id>& handled, const tmr_id& id) {
     return;
   handled.push_back(id);
   if (handled.size() > max_handled_timers)
-    handled.erase(handled.begin(),
-                  handled.begin()
-                    + static_cast<ptrdiff_t>(handled.size()
-                                             - max_handled_timers));
+    handled.erase(handled.begin(), handled.begin()
+                                     + static_cast<ptrdiff_t>(
+                                       handled.size() - max_handled_timers));
 }
 
 bool handled(const std::vector<tmr_id>& handled, const tmr_id& id) {

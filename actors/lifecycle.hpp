@@ -46,9 +46,8 @@ struct lifecycle_policy {
   /// The program team answers manual reviews within this many business days.
   uint32_t review_business_days = 5;
   /// The program inboxes by program (edu, oss, startups).
-  std::array<std::string, 3> inboxes{"education@denomas.com",
-                                     "opensource@denomas.com",
-                                     "startups@denomas.com"};
+  std::array<std::string, 3> inboxes{
+    "education@denomas.com", "opensource@denomas.com", "startups@denomas.com"};
   /// Chat channel for emergency-license notices (seed 002).
   std::string licensing_channel = "#support_licensing-subscription";
 
@@ -57,7 +56,8 @@ struct lifecycle_policy {
   }
 };
 
-// -- timers ---------------------------------------------------------------------
+// -- timers
+// ---------------------------------------------------------------------
 
 /// The supervisors that own timers (`timer::owner`).
 namespace owners {
@@ -162,7 +162,8 @@ void remember_timer(std::vector<tmr_id>& handled, const tmr_id& id);
 /// Whether `id` is among the handled timers.
 bool handled(const std::vector<tmr_id>& handled, const tmr_id& id);
 
-// -- calendar -------------------------------------------------------------------
+// -- calendar
+// -------------------------------------------------------------------
 
 /// `t` plus `n` business days (Monday to Friday, UTC), keeping the time of
 /// day: Friday 10:00 + 1 = Monday 10:00. A start on a weekend counts from

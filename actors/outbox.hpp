@@ -51,10 +51,9 @@ struct outbox_status {
 
   template <class Self>
   static auto fields(Self& x) {
-    return std::make_tuple(field("pending", x.pending),
-                           field("delivered", x.delivered),
-                           field("failed", x.failed),
-                           field("failures", x.failures));
+    return std::make_tuple(
+      field("pending", x.pending), field("delivered", x.delivered),
+      field("failed", x.failed), field("failures", x.failures));
   }
 };
 

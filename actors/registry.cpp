@@ -255,7 +255,8 @@ caf::behavior registry_actor(self_ptr self, registry_deps deps) {
       if (!snap)
         return std::move(snap.error());
       if (!*snap)
-        return make_error(errc::not_found, "no compliance case " + cmd.id.str());
+        return make_error(errc::not_found,
+                          "no compliance case " + cmd.id.str());
       auto c = decode<compliance_case>((*snap)->bytes);
       if (!c)
         return std::move(c.error());

@@ -27,7 +27,6 @@ const lifecycle_policy& policy_of(const subscription_deps& deps) {
   return deps.policy ? *deps.policy : default_policy;
 }
 
-
 /// Decides and commits one command. `fired` is the timer that caused it: it
 /// is removed in the same commit (also when the command no longer applies,
 /// then alone). Replies with the new state.
@@ -135,8 +134,8 @@ caf::behavior subscription_actor(self_ptr self, std::string id,
       auto& sub = cmd.sub;
       sub.id = *sub_id::parse(self->state.id);
       if (sub.lines.empty() && sub.start < sub.end)
-        sub.lines.push_back({product::ultimate, term::one_year, sub.start,
-                             sub.end});
+        sub.lines.push_back(
+          {product::ultimate, term::one_year, sub.start, sub.end});
       return run(self, deps, provision{std::move(sub)});
     },
     [=](report_usage& cmd) -> caf::result<subscription> {

@@ -314,22 +314,21 @@ effects subscription_effects(const subscription& after,
       fx.append(renewal_timers(after, now, pol));
     } else if (auto x = std::get_if<sub_reminder_sent>(&ev)) {
       auto days_left = std::chrono::duration_cast<days>(after.end - now);
-      notify_member(member_email(
-        after, "renewal_reminder",
-        {{"end_date", date_of(after.end)},
-         {"days_left", std::to_string(days_left.count())},
-         {"offset", to_string_duration(x->offset)}}));
+      notify_member(
+        member_email(after, "renewal_reminder",
+                     {{"end_date", date_of(after.end)},
+                      {"days_left", std::to_string(days_left.count())},
+                      {"offset", to_string_duration(x->offset)}}));
     } else if (std::holds_alternative<sub_expired>(ev)) {
       auto grace_end = after.end + pol.grace_period;
       fx.arm.push_back({std::string{owners::renewal}, id,
                         std::string{kinds::grace_end}, grace_end});
-      notify_member(
-        member_email(after, "subscription_expired",
-                     {{"end_date", date_of(after.end)},
-                      {"grace_end", date_of(grace_end)}}));
+      notify_member(member_email(
+        after, "subscription_expired",
+        {{"end_date", date_of(after.end)}, {"grace_end", date_of(grace_end)}}));
     } else if (std::holds_alternative<sub_lapsed>(ev)) {
       notify_member(member_email(after, "subscription_lapsed",
-                                       {{"end_date", date_of(after.end)}}));
+                                 {{"end_date", date_of(after.end)}}));
     } else if (auto x = std::get_if<sub_renewed>(&ev)) {
       // Pending reminders, expiry and grace move with the end date.
       cancel_all();
@@ -343,13 +342,13 @@ effects subscription_effects(const subscription& after,
                         std::string{kinds::cure_deadline}, x->deadline});
     } else if (auto x = std::get_if<sub_case_cured>(&ev)) {
       fx.cancel.emplace_back(id, std::string{kinds::cure_deadline});
-      notify_member(member_email(
-        after, "compliance_cured", {{"case", x->compliance_case.str()}}));
+      notify_member(member_email(after, "compliance_cured",
+                                 {{"case", x->compliance_case.str()}}));
     } else if (auto x = std::get_if<sub_terminated>(&ev)) {
       cancel_all();
-      notify_member(member_email(after, "subscription_terminated",
-                                       {{"case", x->compliance_case.str()},
-                                        {"reason", x->reason}}));
+      notify_member(member_email(
+        after, "subscription_terminated",
+        {{"case", x->compliance_case.str()}, {"reason", x->reason}}));
     } else if (auto x = std::get_if<sub_revoked>(&ev)) {
       // Best effort: the notice is queued in the revocation's own commit,
       // before anything else can happen to the license.

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actors/json_keys.hpp"
 #include "messages/errc.hpp"
 
 namespace tenure {
@@ -58,62 +59,6 @@ bool is_mailbox(std::string_view s) {
          && addr.find('@') != std::string_view::npos
          && addr.find_first_of(" <,") == std::string_view::npos;
 }
-
-/// Finds the first key that appears twice in one object: nlohmann::json keeps
-/// the last value of a repeated key without a word, which would silently drop
-/// a template.
-class duplicate_key_finder {
-public:
-  bool operator()(int, json::parse_event_t event, json& parsed) {
-    using ev = json::parse_event_t;
-    switch (event) {
-      case ev::object_start:
-      case ev::array_start:
-        frames_.emplace_back();
-        break;
-      case ev::key: {
-        auto& top = frames_.back();
-        top.key = parsed.get<std::string>();
-        if (!top.keys.insert(top.key).second && found_.empty())
-          found_ = path();
-        break;
-      }
-      case ev::object_end:
-      case ev::array_end:
-        frames_.pop_back();
-        break;
-      case ev::value:
-        break;
-    }
-    return true;
-  }
-
-  /// The dotted path of the first repeated key, or empty.
-  const std::string& found() const noexcept {
-    return found_;
-  }
-
-private:
-  struct frame {
-    std::set<std::string> keys;
-    std::string key;
-  };
-
-  std::string path() const {
-    std::string out;
-    for (auto& f : frames_) {
-      if (f.key.empty())
-        continue;
-      if (!out.empty())
-        out += '.';
-      out += f.key;
-    }
-    return out;
-  }
-
-  std::vector<frame> frames_;
-  std::string found_;
-};
 
 } // namespace
 

@@ -21,8 +21,7 @@ using wake_atom = caf::atom_constant<caf::atom("wake")>;
 
 const log::logger lg{"timers"};
 
-void scan(self_ptr self, const timer_supervisor_deps& deps,
-          bool full = false);
+void scan(self_ptr self, const timer_supervisor_deps& deps, bool full = false);
 
 /// Arms the one wake-up for `after` from now (real time), unless an earlier
 /// one is armed.
@@ -132,11 +131,11 @@ void scan(self_ptr self, const timer_supervisor_deps& deps, bool full) {
     // stored: removed only by their effect's commit); a scan after the
     // cursor does not see them.
     auto free = deps.batch - st.in_flight.size();
-    auto want = full ? free + st.in_flight.size() + st.retries.size() + 1
-                     : free + 1;
+    auto want
+      = full ? free + st.in_flight.size() + st.retries.size() + 1 : free + 1;
     auto after = full || !st.cursor ? nullptr : &*st.cursor;
-    auto due = deps.store->due_timers(now + duration{1}, want, deps.owner,
-                                      after);
+    auto due
+      = deps.store->due_timers(now + duration{1}, want, deps.owner, after);
     if (!due) {
       lg.error("cannot read timers owner={} error={}", deps.owner,
                error_message(due.error()));
@@ -201,9 +200,8 @@ caf::behavior timer_supervisor(self_ptr self, timer_supervisor_deps deps) {
     self->state.listener = manual->subscribe([hdl](time_point) {
       caf::anon_send(hdl, wake_atom::value, uint64_t{0});
     });
-    self->attach_functor([manual, token = self->state.listener] {
-      manual->unsubscribe(token);
-    });
+    self->attach_functor(
+      [manual, token = self->state.listener] { manual->unsubscribe(token); });
   }
   // Catch-up: whatever came due while the node was down fires now.
   caf::anon_send(caf::actor_cast<caf::actor>(self), wake_atom::value,
@@ -226,10 +224,9 @@ caf::behavior timer_supervisor(self_ptr self, timer_supervisor_deps deps) {
     },
     [=](stats_atom) {
       auto& s = self->state.stats;
-      return caf::make_message(s.fired, s.failed,
-                               static_cast<uint64_t>(s.in_flight),
-                               static_cast<uint64_t>(s.backing_off),
-                               s.max_lateness_ms);
+      return caf::make_message(
+        s.fired, s.failed, static_cast<uint64_t>(s.in_flight),
+        static_cast<uint64_t>(s.backing_off), s.max_lateness_ms);
     },
   };
 }

@@ -104,7 +104,8 @@ struct timer_supervisor_state {
 /// off after a failure do not hold it up); `(stats_atom)` →
 /// `timer_supervisor_stats` fields as (fired, failed, in_flight,
 /// backing_off, max_lateness_ms).
-caf::behavior timer_supervisor(caf::stateful_actor<timer_supervisor_state>* self,
-                               timer_supervisor_deps deps);
+caf::behavior
+timer_supervisor(caf::stateful_actor<timer_supervisor_state>* self,
+                 timer_supervisor_deps deps);
 
 } // namespace tenure

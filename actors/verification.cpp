@@ -111,8 +111,7 @@ caf::behavior verification_desk(self_ptr self, verification_deps deps) {
           [=](caf::error& err) mutable { rp.deliver(err); });
       return rp;
     },
-    [=](queue_atom, uint64_t limit)
-      -> caf::result<std::vector<review_item>> {
+    [=](queue_atom, uint64_t limit) -> caf::result<std::vector<review_item>> {
       auto q = review_queue(*deps.store, deps.clock->now(),
                             static_cast<size_t>(limit));
       if (!q)

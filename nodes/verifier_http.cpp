@@ -25,9 +25,8 @@ caf::expected<std::string> http_verifier::create(const application& app) {
   // Split "scheme://host[:port]" from the path prefix.
   auto scheme_end = opts_.url.find("://");
   if (scheme_end == std::string::npos)
-    return make_error(errc::config_invalid,
-                      "tenure.verifier.url: '" + opts_.url
-                        + "' is not an http(s) URL");
+    return make_error(errc::config_invalid, "tenure.verifier.url: '" + opts_.url
+                                              + "' is not an http(s) URL");
   auto path_start = opts_.url.find('/', scheme_end + 3);
   auto origin = opts_.url.substr(0, path_start);
   auto prefix = path_start == std::string::npos ? std::string{}
@@ -54,13 +53,11 @@ caf::expected<std::string> http_verifier::create(const application& app) {
   auto res = cli.Post(prefix + "/verifications", headers, body.dump(),
                       "application/json");
   if (!res)
-    return make_error(errc::unavailable,
-                      "verifier " + opts_.url + ": "
-                        + httplib::to_string(res.error()));
+    return make_error(errc::unavailable, "verifier " + opts_.url + ": "
+                                           + httplib::to_string(res.error()));
   if (res->status != 200 && res->status != 201)
-    return make_error(errc::unavailable,
-                      "verifier " + opts_.url + ": HTTP "
-                        + std::to_string(res->status));
+    return make_error(errc::unavailable, "verifier " + opts_.url + ": HTTP "
+                                           + std::to_string(res->status));
   auto json = nlohmann::json::parse(res->body, nullptr, false);
   if (json.is_discarded() || !json.is_object() || !json.contains("id")
       || !json["id"].is_string() || json["id"].get<std::string>().empty()

@@ -126,11 +126,11 @@ store::due_timers(time_point until, size_t limit, std::string_view owner,
   std::string seek;
   for (;;) {
     std::string next_owner;
-    auto err = do_scan(cf::timers, seek, {},
-                       [&](std::string_view key, std::string_view) {
-                         next_owner.assign(key.substr(0, key.find(key_separator)));
-                         return false;
-                       });
+    auto err = do_scan(
+      cf::timers, seek, {}, [&](std::string_view key, std::string_view) {
+        next_owner.assign(key.substr(0, key.find(key_separator)));
+        return false;
+      });
     if (err)
       return err;
     if (next_owner.empty())
@@ -139,8 +139,7 @@ store::due_timers(time_point until, size_t limit, std::string_view owner,
     err = do_scan(cf::timers, timer_prefix(next_owner),
                   timer_bound(next_owner, until),
                   [&](std::string_view key, std::string_view value) {
-                    return keep(key, value)
-                           && result.size() - before < limit;
+                    return keep(key, value) && result.size() - before < limit;
                   });
     if (err)
       return err;

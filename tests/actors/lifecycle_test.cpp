@@ -46,13 +46,15 @@ struct config : caf::actor_system_config {
 /// render with them (a missing parameter would fail in production).
 const template_set& shipped_templates() {
   static const template_set set = [] {
-    program_texts texts{
-      {program::edu, {"Denomas for Education", "education@denomas.com",
-                      "https://customers.example.com/edu"}},
-      {program::oss, {"Denomas for Open Source", "opensource@denomas.com",
-                      "https://customers.example.com/oss"}},
-      {program::startups, {"Denomas for Startups", "startups@denomas.com",
-                           "https://customers.example.com/startups"}}};
+    program_texts texts{{program::edu,
+                         {"Denomas for Education", "education@denomas.com",
+                          "https://customers.example.com/edu"}},
+                        {program::oss,
+                         {"Denomas for Open Source", "opensource@denomas.com",
+                          "https://customers.example.com/oss"}},
+                        {program::startups,
+                         {"Denomas for Startups", "startups@denomas.com",
+                          "https://customers.example.com/startups"}}};
     auto x = template_set::load(
       tenure::test::source_dir() + "/config/templates.json", texts);
     if (!x)
@@ -116,7 +118,8 @@ application startup_draft(const std::string& tag) {
   a.program = program::startups;
   a.channel = channel::marketo;
   a.applicant = {"Sam " + tag, tag + "@startup.example.com", "CTO", "DE"};
-  a.organisation = {tag + " GmbH", "Startup", "DE", "https://" + tag + ".example.com"};
+  a.organisation
+    = {tag + " GmbH", "Startup", "DE", "https://" + tag + ".example.com"};
   a.startup.company_website = "https://" + tag + ".example.com";
   a.startup.founded_year = 2024;
   a.startup.employees = 5;
@@ -142,7 +145,10 @@ subscription subscription_of(plan p, time_point start, time_point end,
 
 struct node {
   explicit node(storage::store& st, time_point start = t0)
-    : st(st), clk(start), sys(cfg), self(sys) {
+    : st(st)
+    , clk(start)
+    , sys(cfg)
+    , self(sys) {
     verifier = std::make_shared<fake_verifier>();
     coupon_pool_deps pd;
     pd.store = &st;
@@ -337,8 +343,8 @@ TEST(compliance, a_cure_on_the_last_day_keeps_the_subscription) {
   auto notice = n.mail.with("compliance_notice");
   ASSERT_EQ(notice.size(), 1u);
   EXPECT_EQ(notice[0].params.at("deadline"), to_iso8601(t0 + days{30}));
-  auto c = n.ask<compliance_case>(n.registry, get_atom::value,
-                                  opened->open_case);
+  auto c
+    = n.ask<compliance_case>(n.registry, get_atom::value, opened->open_case);
   ASSERT_TRUE(c) << error_message(c.error());
   EXPECT_EQ(c->state, case_state::open);
   EXPECT_EQ(c->reason, "commercial use");
@@ -375,8 +381,8 @@ TEST(compliance, the_day_after_the_deadline_the_subscription_is_terminated) {
     n.registry, cure_case{opened->open_case, "too late", "team"});
   ASSERT_FALSE(late);
   EXPECT_EQ(late.error(), errc::illegal_transition);
-  auto c = n.ask<compliance_case>(n.registry, get_atom::value,
-                                  opened->open_case);
+  auto c
+    = n.ask<compliance_case>(n.registry, get_atom::value, opened->open_case);
   EXPECT_EQ(c->state, case_state::terminated);
 }
 
@@ -391,8 +397,8 @@ TEST(compliance, a_cure_after_the_deadline_is_refused_even_before_the_timer) {
   // The clock passes the deadline; the cure arrives before the supervisor
   // fires (no settle).
   ASSERT_FALSE(n.clk.set(t0 + days{30} + 1s));
-  auto late = n.ask<subscription>(
-    n.registry, cure_case{opened->open_case, "late", "team"});
+  auto late = n.ask<subscription>(n.registry,
+                                  cure_case{opened->open_case, "late", "team"});
   ASSERT_FALSE(late);
   EXPECT_EQ(late.error(), errc::illegal_transition);
 }
@@ -416,8 +422,12 @@ TEST(compliance, immediate_revocation_sends_a_notice_and_closes_the_case) {
 namespace {
 
 request_emergency_license emergency_for(const sub_id& id, uint32_t days = 0) {
-  return {id, 25, "oncall-admin@customer.example.com",
-          "https://support.example.com/tickets/4711", "support-anna", days};
+  return {id,
+          25,
+          "oncall-admin@customer.example.com",
+          "https://support.example.com/tickets/4711",
+          "support-anna",
+          days};
 }
 
 } // namespace
@@ -434,26 +444,26 @@ TEST(emergency, the_window_is_three_days_after_the_grace_period) {
       subscription_of(plan::paid, t0, end, "w" + std::to_string(i))));
   n.at(grace_end - 1s);
   EXPECT_EQ(n.sub(subs[0].id).state, subscription_state::expired);
-  auto before = n.ask<emergency_license>(n.sv.emergency,
-                                         emergency_for(subs[0].id));
+  auto before
+    = n.ask<emergency_license>(n.sv.emergency, emergency_for(subs[0].id));
   ASSERT_FALSE(before);
   EXPECT_EQ(before.error(), errc::refused);
   EXPECT_NE(error_message(before.error()).find("grace period"),
             std::string::npos);
   n.at(grace_end);
   EXPECT_EQ(n.sub(subs[1].id).state, subscription_state::lapsed);
-  auto first = n.ask<emergency_license>(n.sv.emergency,
-                                        emergency_for(subs[1].id));
+  auto first
+    = n.ask<emergency_license>(n.sv.emergency, emergency_for(subs[1].id));
   ASSERT_TRUE(first) << error_message(first.error());
   EXPECT_EQ(first->days, 5u);
   EXPECT_EQ(first->expires_at, grace_end + days{5});
   n.at(grace_end + days{3});
-  auto last = n.ask<emergency_license>(n.sv.emergency,
-                                       emergency_for(subs[2].id));
+  auto last
+    = n.ask<emergency_license>(n.sv.emergency, emergency_for(subs[2].id));
   ASSERT_TRUE(last) << error_message(last.error());
   n.at(grace_end + days{3} + 1s);
-  auto late = n.ask<emergency_license>(n.sv.emergency,
-                                       emergency_for(subs[3].id));
+  auto late
+    = n.ask<emergency_license>(n.sv.emergency, emergency_for(subs[3].id));
   ASSERT_FALSE(late);
   EXPECT_EQ(late.error(), errc::refused);
   EXPECT_NE(error_message(late.error()).find("needs to renew"),
@@ -468,29 +478,29 @@ TEST(emergency, only_paid_plans_and_never_more_than_ten_days) {
   auto paid2 = n.register_sub(subscription_of(plan::paid, t0, end, "p2"));
   auto free = n.register_sub(subscription_of(plan::community, t0, end, "f1"));
   n.at(end + days{15});
-  auto community = n.ask<emergency_license>(n.sv.emergency,
-                                            emergency_for(free.id));
+  auto community
+    = n.ask<emergency_license>(n.sv.emergency, emergency_for(free.id));
   ASSERT_FALSE(community);
   EXPECT_EQ(community.error(), errc::refused);
   EXPECT_NE(error_message(community.error()).find("without a paid plan"),
             std::string::npos);
-  auto prospect = n.ask<emergency_license>(n.sv.emergency,
-                                           emergency_for(sub_id{}));
+  auto prospect
+    = n.ask<emergency_license>(n.sv.emergency, emergency_for(sub_id{}));
   ASSERT_FALSE(prospect);
   EXPECT_NE(error_message(prospect.error()).find("prospects"),
             std::string::npos);
-  auto eleven = n.ask<emergency_license>(n.sv.emergency,
-                                         emergency_for(paid.id, 11));
+  auto eleven
+    = n.ask<emergency_license>(n.sv.emergency, emergency_for(paid.id, 11));
   ASSERT_FALSE(eleven);
   EXPECT_NE(error_message(eleven.error()).find("at most 10 days"),
             std::string::npos);
-  auto ten = n.ask<emergency_license>(n.sv.emergency,
-                                      emergency_for(paid.id, 10));
+  auto ten
+    = n.ask<emergency_license>(n.sv.emergency, emergency_for(paid.id, 10));
   ASSERT_TRUE(ten) << error_message(ten.error());
   EXPECT_EQ(ten->expires_at, n.clk.now() + days{10});
   // Not extendable: a second request while it runs is refused.
-  auto again = n.ask<emergency_license>(n.sv.emergency,
-                                        emergency_for(paid.id, 5));
+  auto again
+    = n.ask<emergency_license>(n.sv.emergency, emergency_for(paid.id, 5));
   ASSERT_FALSE(again);
   EXPECT_NE(error_message(again.error()).find("cannot be extended"),
             std::string::npos);
@@ -498,7 +508,7 @@ TEST(emergency, only_paid_plans_and_never_more_than_ten_days) {
   EXPECT_NE(ten->license_key.find("Ultimate"), std::string::npos);
   EXPECT_NE(ten->license_key.find("Users: 25"), std::string::npos);
   EXPECT_EQ(ten->license_key.find("p1"), std::string::npos);
-  (void) paid2;
+  (void)paid2;
 }
 
 TEST(emergency, every_attempt_is_audited_findable_by_email_and_resendable) {
@@ -507,11 +517,11 @@ TEST(emergency, every_attempt_is_audited_findable_by_email_and_resendable) {
   auto end = t0 + days{30};
   auto paid = n.register_sub(subscription_of(plan::paid, t0, end, "a1"));
   n.at(end + days{14} + 1h);
-  auto refused = n.ask<emergency_license>(n.sv.emergency,
-                                          emergency_for(paid.id, 12));
+  auto refused
+    = n.ask<emergency_license>(n.sv.emergency, emergency_for(paid.id, 12));
   ASSERT_FALSE(refused);
-  auto issued = n.ask<emergency_license>(n.sv.emergency,
-                                         emergency_for(paid.id));
+  auto issued
+    = n.ask<emergency_license>(n.sv.emergency, emergency_for(paid.id));
   ASSERT_TRUE(issued);
   n.settle();
   auto found = n.ask<std::vector<audit_record>>(
@@ -538,22 +548,22 @@ TEST(emergency, every_attempt_is_audited_findable_by_email_and_resendable) {
             "https://support.example.com/tickets/4711");
   EXPECT_EQ(notices[0].params.count("license_key"), 0u);
   // "I never got the email": resend from the record.
-  auto resent = n.ask<emergency_license>(n.sv.emergency, resend_atom::value,
-                                         issued->id,
-                                         std::string{"support-ben"});
+  auto resent = n.ask<emergency_license>(
+    n.sv.emergency, resend_atom::value, issued->id, std::string{"support-ben"});
   ASSERT_TRUE(resent) << error_message(resent.error());
   n.settle();
   EXPECT_EQ(n.mail.with("emergency_license").size(), 2u);
   EXPECT_EQ(resent->resent, 1u);
   // The license expires on its timer.
   n.at(issued->expires_at);
-  auto expired = n.ask<emergency_license>(n.sv.emergency, get_atom::value,
-                                          issued->id);
+  auto expired
+    = n.ask<emergency_license>(n.sv.emergency, get_atom::value, issued->id);
   ASSERT_TRUE(expired);
   EXPECT_TRUE(expired->expired);
 }
 
-// -- verification --------------------------------------------------------------
+// -- verification
+// --------------------------------------------------------------
 
 TEST(verification, the_verifier_is_asked_again_then_manual_review_takes_over) {
   storage::memory_store st;
@@ -585,8 +595,8 @@ TEST(verification, the_verifier_is_asked_again_then_manual_review_takes_over) {
   ASSERT_EQ(notice.size(), 1u);
   EXPECT_EQ(notice[0].recipient, "education@denomas.com");
   // The review queue lists it with its five-business-day window.
-  auto q = n.ask<std::vector<review_item>>(n.sv.verification,
-                                           queue_atom::value, uint64_t{100});
+  auto q = n.ask<std::vector<review_item>>(n.sv.verification, queue_atom::value,
+                                           uint64_t{100});
   ASSERT_TRUE(q) << error_message(q.error());
   ASSERT_EQ(q->size(), 1u);
   EXPECT_EQ(q->at(0).application, a->id);
@@ -618,8 +628,8 @@ TEST(verification, a_failing_verifier_is_retried_with_backoff) {
 TEST(verification, an_overdue_review_notifies_the_program_inbox_once) {
   storage::memory_store st;
   node n{st};
-  auto a = n.ask<application>(n.registry,
-                              submit_application{startup_draft("s1")});
+  auto a
+    = n.ask<application>(n.registry, submit_application{startup_draft("s1")});
   ASSERT_TRUE(a) << error_message(a.error());
   EXPECT_EQ(a->state, application_state::in_review);
   // Submitted Monday 09:00: five business days is the next Monday 09:00.
@@ -632,8 +642,8 @@ TEST(verification, an_overdue_review_notifies_the_program_inbox_once) {
   EXPECT_EQ(overdue[0].recipient, "startups@denomas.com");
   n.at(t0 + days{30});
   EXPECT_EQ(n.mail.with("review_overdue").size(), 1u);
-  auto q = n.ask<std::vector<review_item>>(n.sv.verification,
-                                           queue_atom::value, uint64_t{10});
+  auto q = n.ask<std::vector<review_item>>(n.sv.verification, queue_atom::value,
+                                           uint64_t{10});
   ASSERT_EQ(q->size(), 1u);
   EXPECT_TRUE(q->at(0).overdue);
 }
@@ -649,7 +659,8 @@ TEST(verification, business_days_skip_weekends) {
             *parse_iso8601("2026-11-10T00:00:00Z"));
 }
 
-// -- booking emails --------------------------------------------------------------
+// -- booking emails
+// --------------------------------------------------------------
 
 TEST(outbox, the_success_email_carries_the_code_and_nothing_logs_it) {
   storage::memory_store st;
@@ -790,8 +801,8 @@ TEST(timers, a_timer_delivered_twice_changes_nothing_the_second_time) {
   EXPECT_FALSE(*second);
   n.settle();
   EXPECT_EQ(n.mail.with("renewal_reminder").size(), 1u);
-  auto hist = n.ask<std::vector<history_entry>>(n.registry, history_atom::value,
-                                                s.id);
+  auto hist
+    = n.ask<std::vector<history_entry>>(n.registry, history_atom::value, s.id);
   ASSERT_TRUE(hist);
   size_t sent = 0;
   for (auto& h : *hist)
@@ -821,8 +832,8 @@ TEST(timers, a_node_reopened_after_the_end_date_expires_the_subscription_once) {
   n.settle();
   auto s = n.sub(id);
   EXPECT_EQ(s.state, subscription_state::expired);
-  auto hist = n.ask<std::vector<history_entry>>(n.registry, history_atom::value,
-                                                id);
+  auto hist
+    = n.ask<std::vector<history_entry>>(n.registry, history_atom::value, id);
   ASSERT_TRUE(hist);
   std::vector<std::string> types;
   for (auto& h : *hist)

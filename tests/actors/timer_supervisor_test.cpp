@@ -51,10 +51,9 @@ struct journal {
 
 /// A target that records each timer and removes it, as an entity would in
 /// the commit of its effect.
-caf::behavior recording_target(caf::event_based_actor* self,
-                               storage::store* st, const tenure::clock* clk,
-                               journal* j) {
-  (void) self;
+caf::behavior recording_target(caf::event_based_actor* self, storage::store* st,
+                               const tenure::clock* clk, journal* j) {
+  (void)self;
   return {
     [=](fire_atom, const timer& t) -> caf::result<bool> {
       {
@@ -88,7 +87,10 @@ timer make_timer(id_generator& ids, time_point due, std::string entity,
 
 struct fixture {
   explicit fixture(storage::store& st, time_point start = t0)
-    : st(st), clk(start), sys(cfg), self(sys) {
+    : st(st)
+    , clk(start)
+    , sys(cfg)
+    , self(sys) {
   }
 
   ~fixture() {
@@ -221,7 +223,8 @@ TEST(timer_supervisor, overdue_timers_fire_after_a_restart_once_in_due_order) {
   EXPECT_EQ(f.j.ids().size(), 4u);
 }
 
-TEST(timer_supervisor, a_cancelled_timer_never_fires_and_a_rescheduled_one_moves) {
+TEST(timer_supervisor,
+     a_cancelled_timer_never_fires_and_a_rescheduled_one_moves) {
   storage::memory_store st;
   fixture f{st};
   auto a = make_timer(f.ids, t0 + days{3}, "sub_a", "cure_deadline");
@@ -275,8 +278,8 @@ TEST(timer_supervisor, a_failed_firing_is_retried_until_it_succeeds) {
   EXPECT_EQ(fired, 1u);
   EXPECT_EQ(failed, 3u);
   EXPECT_EQ(in_flight, 0u);
-  (void) backing;
-  (void) late;
+  (void)backing;
+  (void)late;
 }
 
 TEST(timer_supervisor, many_due_timers_fire_in_batches) {

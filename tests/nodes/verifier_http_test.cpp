@@ -102,8 +102,8 @@ TEST(http_verifier, an_unreachable_verifier_is_unavailable) {
     httplib::Server probe;
     port = probe.bind_to_any_port("127.0.0.1");
   }
-  http_verifier v{{"http://127.0.0.1:" + std::to_string(port), "",
-                   std::chrono::seconds(2)}};
+  http_verifier v{
+    {"http://127.0.0.1:" + std::to_string(port), "", std::chrono::seconds(2)}};
   auto ref = v.create(an_application());
   ASSERT_FALSE(ref);
   EXPECT_EQ(ref.error(), errc::unavailable);
