@@ -31,8 +31,7 @@ std::string default_config() {
 }
 
 struct node {
-  explicit node(const std::string& data,
-                std::vector<std::string> extra = {})
+  explicit node(const std::string& data, std::vector<std::string> extra = {})
     : proc(make_args(data, std::move(extra))) {
     line = proc.wait_for_output("tenured: listening", 60s);
     if (line) {
@@ -45,9 +44,9 @@ struct node {
 
   static std::vector<std::string> make_args(const std::string& data,
                                             std::vector<std::string> extra) {
-    std::vector<std::string> args{tenured_bin(), "--config", default_config(),
-                                  "--data",      data,       "--http-port",
-                                  "0"};
+    std::vector<std::string> args{
+      tenured_bin(), "--config", default_config(), "--data", data,
+      "--http-port", "0"};
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
   }
@@ -142,7 +141,8 @@ TEST(tenured, a_port_in_use_is_reported) {
 // A subscription whose end date passed while the node was down: the renewal
 // supervisor of the real binary expires it at start, and the outbox delivers
 // the member's email into the data directory's mail folder.
-TEST(tenured, timers_due_while_down_fire_at_start_and_mail_lands_in_the_mail_dir) {
+TEST(tenured,
+     timers_due_while_down_fire_at_start_and_mail_lands_in_the_mail_dir) {
   using namespace tenure;
   temp_dir dir;
   auto data = dir.path() + "/data";
@@ -197,4 +197,74 @@ TEST(tenured, timers_due_while_down_fire_at_start_and_mail_lands_in_the_mail_dir
   EXPECT_EQ(n.proc.wait(30s), 0) << n.proc.err();
   // No secret or address in the log.
   EXPECT_EQ(n.proc.err().find("it@downtime.example.edu"), std::string::npos);
+}
+
+// The demo clock: at 30 days per second a 30-day cure period passes in about
+// a second, and the compliance supervisor of the real binary terminates the
+// subscription when it does.
+TEST(tenured, under_the_accelerated_clock_a_cure_period_passes_in_seconds) {
+  using namespace tenure;
+  temp_dir dir;
+  std::filesystem::copy(tenure::test::source_dir() + "/config", dir.path(),
+                        std::filesystem::copy_options::recursive);
+  auto conf = dir.path() + "/tenured.conf";
+  {
+    std::ifstream in{conf};
+    std::string text{std::istreambuf_iterator<char>{in}, {}};
+    auto at = text.find("clock-days-per-second = 1.0");
+    ASSERT_NE(at, std::string::npos);
+    text.replace(at, 27, "clock-days-per-second = 30.0");
+    tenure::test::write_file(conf, text);
+  }
+  auto data = dir.path() + "/data";
+  std::filesystem::create_directories(data);
+  auto now = from_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count());
+  {
+    storage::store_options opts;
+    opts.path = data + "/db";
+    auto st = storage::rocksdb_store::open(opts);
+    ASSERT_TRUE(st);
+    id_generator ids;
+    subscription s;
+    s.id = ids.next<sub_id>(now);
+    s.program = program::oss;
+    s.organisation = {"cure.example.org", "Cure Project", "DE", ""};
+    s.contact_email = "maintainer@cure.example.org";
+    s.sku = "oss-saas-ultimate-1y";
+    s.seats = 5;
+    s.start = now;
+    s.end = add_years(now, 1);
+    s.lines = {{product::ultimate, term::one_year, s.start, s.end}};
+    using sub_io = entity_io<subscription, subscription_event>;
+    lifecycle_policy pol;
+    subscription_context ctx;
+    ctx.new_case = ids.next<case_id>(now);
+    auto provisioned = decide(std::nullopt, provision{s}, now, ctx);
+    ASSERT_TRUE(provisioned);
+    storage::batch b;
+    auto base = sub_io::record(b, std::nullopt, *provisioned, now);
+    open_case oc{base.id, "commercial use", true, "program team"};
+    auto opened = decide(base, oc, now, ctx);
+    ASSERT_TRUE(opened);
+    auto in_cure = sub_io::record(b, base, *opened, now);
+    auto cc = case_change_for(base, oc, *opened, ctx.new_case, now);
+    ASSERT_TRUE(cc);
+    entity_io<compliance_case, case_event>::record(b, std::nullopt, cc->events,
+                                                   now);
+    auto fx = subscription_effects(in_cure, *opened, now, pol);
+    ASSERT_TRUE(fx.armed("cure_deadline"));
+    write_effects(b, fx, ids, now);
+    ASSERT_FALSE((*st)->commit_sync(std::move(b)));
+  }
+  node n{data,
+         {"--config", conf, "--clock", "accelerated", "--log-level", "info"}};
+  ASSERT_TRUE(n.line) << n.proc.err();
+  // 30 domain days at 30 d/s: about one second; the deadline is generous.
+  auto terminated
+    = n.proc.wait_for_output("template=subscription_terminated", 30s);
+  ASSERT_TRUE(terminated) << n.proc.err();
+  n.proc.signal(SIGTERM);
+  EXPECT_EQ(n.proc.wait(30s), 0) << n.proc.err();
 }
