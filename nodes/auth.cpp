@@ -229,4 +229,16 @@ ensure_keys_file(const std::string& keys_file, const std::string& token_file) {
   return std::optional<first_key>{first_key{keys_file, token_file}};
 }
 
+caf::expected<bool> ensure_secret_file(const std::string& file) {
+  struct stat sb;
+  if (::stat(file.c_str(), &sb) == 0)
+    return false;
+  auto secret = new_token();
+  if (secret.empty())
+    return make_error(errc::unavailable, "cannot draw random bytes");
+  if (auto err = write_private(file, secret + "\n"))
+    return err;
+  return true;
+}
+
 } // namespace tenure

@@ -78,4 +78,9 @@ struct first_key {
 caf::expected<std::optional<first_key>>
 ensure_keys_file(const std::string& keys_file, const std::string& token_file);
 
+/// When `file` does not exist: writes a new random secret (as `new_token`)
+/// to it, readable by the owner only, and returns true. False when it
+/// existed already.
+caf::expected<bool> ensure_secret_file(const std::string& file);
+
 } // namespace tenure

@@ -8,20 +8,38 @@
 #include <httplib.h>
 
 #include "messages/errc.hpp"
+#include "nodes/api.hpp"
 
 namespace tenure {
 
 struct gateway::impl {
   gateway_options opts;
-  std::function<bool()> ready;
+  api* app = nullptr;
   httplib::Server server;
   std::thread thread;
+
+  void serve(const httplib::Request& req, httplib::Response& res) {
+    api_request in;
+    in.method = req.method;
+    in.path = req.path;
+    for (auto& [k, v] : req.params)
+      in.query[k] = v;
+    in.authorization = req.get_header_value("Authorization");
+    in.idempotency_key = req.get_header_value("Idempotency-Key");
+    in.signature = req.get_header_value("Tenure-Signature");
+    in.content_type = req.get_header_value("Content-Type");
+    in.body = req.body;
+    auto out = app->handle(in);
+    res.status = out.status;
+    for (auto& [k, v] : out.headers)
+      res.set_header(k, v);
+    res.set_content(std::move(out.body), out.content_type);
+  }
 };
 
-gateway::gateway(gateway_options opts, std::function<bool()> ready)
-  : impl_(new impl) {
+gateway::gateway(gateway_options opts, api& app) : impl_(new impl) {
   impl_->opts = std::move(opts);
-  impl_->ready = std::move(ready);
+  impl_->app = &app;
   auto& srv = impl_->server;
   // PERFORMANCE.md: without TCP_NODELAY every response waits ~40 ms for
   // Nagle; the default keep-alive ends a connection after 5 requests.
@@ -35,21 +53,37 @@ gateway::gateway(gateway_options opts, std::function<bool()> ready)
   });
   srv.set_keep_alive_max_count(10'000);
   srv.set_keep_alive_timeout(30);
-  srv.set_read_timeout(10, 0);
-  srv.set_write_timeout(10, 0);
+  srv.set_read_timeout(impl_->opts.io_timeout_seconds, 0);
+  srv.set_write_timeout(impl_->opts.io_timeout_seconds, 0);
   srv.set_payload_max_length(impl_->opts.max_body_bytes);
   auto threads = impl_->opts.threads;
   srv.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  srv.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(R"({"status":"ok"})", "application/json");
-  });
-  srv.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-    if (impl_->ready()) {
-      res.set_content(R"({"status":"ready"})", "application/json");
-    } else {
-      res.status = 503;
-      res.set_content(R"({"status":"not_ready"})", "application/json");
-    }
+  // One handler for everything: the API routes, answers 404/405 itself and
+  // keeps the route catalog in one place.
+  auto serve = [this](const httplib::Request& req, httplib::Response& res) {
+    impl_->serve(req, res);
+  };
+  srv.Get(".*", serve);
+  srv.Post(".*", serve);
+  srv.Put(".*", serve);
+  srv.Patch(".*", serve);
+  srv.Delete(".*", serve);
+  // Errors cpp-httplib answers itself (body too large, bad request line)
+  // get the API's error shape too.
+  srv.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty())
+      return;
+    std::string code = res.status == 413   ? "too_large"
+                       : res.status == 404 ? "not_found"
+                       : res.status == 400 ? "bad_request"
+                                           : "error";
+    std::string message = res.status == 413
+                            ? "the request body is larger than the node's "
+                              "limit"
+                            : "the request could not be read";
+    res.set_content("{\"error\":{\"code\":\"" + code + "\",\"message\":\""
+                      + message + "\"}}",
+                    "application/json");
   });
 }
 

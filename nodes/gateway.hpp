@@ -15,20 +15,27 @@ struct gateway_options {
   std::string host = "127.0.0.1";
   /// Port to bind; 0 picks a free one (tests). Default: 8640.
   uint16_t port = 8640;
-  /// Worker threads. Default: 4.
-  size_t threads = 4;
+  /// Worker threads; each request blocks one while the actors answer.
+  /// Default: 8.
+  size_t threads = 8;
+  /// Seconds a connection may take to send a request or read an answer.
+  /// Default: 10.
+  int io_timeout_seconds = 10;
   /// Largest accepted request body. Default: 8 MiB (a CSV of 100k codes).
   size_t max_body_bytes = 8u << 20;
 };
 
-/// The node's HTTP/JSON gateway (cpp-httplib). This foundation release serves
-/// liveness and readiness only (`GET /healthz`, `GET /readyz`, see
-/// docs/openapi.yaml); the `/v1` API is added by the gateway issue.
+class api;
+
+/// The node's HTTP/JSON gateway (cpp-httplib): turns each HTTP request into
+/// an `api_request` for the node's API (nodes/api.hpp, the catalog is
+/// docs/openapi.yaml) and writes its answer back. Bounded: a worker pool of
+/// `threads`, a body limit, read/write timeouts.
 class gateway {
 public:
-  /// `ready` answers whether the node can take traffic (store open, actors
-  /// up); it is called from HTTP worker threads.
-  gateway(gateway_options opts, std::function<bool()> ready);
+  /// `app` serves the requests, from HTTP worker threads; it outlives the
+  /// gateway.
+  gateway(gateway_options opts, api& app);
 
   ~gateway();
 

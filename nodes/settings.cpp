@@ -868,6 +868,7 @@ caf::expected<settings> read_settings(const caf::actor_system_config& cfg,
   r.str("data.eligibility", s.files.eligibility);
   r.str("data.programs", s.files.programs);
   r.str("data.templates", s.files.templates);
+  r.str("data.routing", s.files.routing);
   r.str("outbox.mail-dir", s.outbox.mail_dir, true);
   r.str("outbox.smtp-url", s.outbox.smtp_url, true);
   r.str("outbox.smtp-user", s.outbox.smtp_user, true);
@@ -878,6 +879,14 @@ caf::expected<settings> read_settings(const caf::actor_system_config& cfg,
   r.str("verifier.url", s.verifier.url, true);
   r.str("verifier.key-file", s.verifier.key_file, true);
   r.dur("verifier.timeout", s.verifier.timeout, std::chrono::minutes(5));
+  r.str("verifier.callback-secret-file", s.verifier.callback_secret_file,
+        true);
+  r.str("gateway.keys-file", s.gateway.keys_file, true);
+  r.uint("gateway.threads", s.gateway.threads, 1, 256);
+  r.uint("gateway.max-body-mib", s.gateway.max_body_mib, 1, 1024);
+  r.dur("gateway.io-timeout", s.gateway.io_timeout, std::chrono::minutes(5));
+  r.dur("gateway.request-timeout", s.gateway.request_timeout,
+        std::chrono::minutes(5));
   r.dur("timers.poll", s.timers.poll, std::chrono::minutes(1));
   r.uint("timers.batch", s.timers.batch, 1, 100'000);
   r.check_unknown();
@@ -892,7 +901,7 @@ caf::expected<settings> read_settings(const caf::actor_system_config& cfg,
   // that a node started from any working directory finds the same files.
   auto dir = std::filesystem::path{conf_path}.parent_path();
   for (auto f : {&s.files.catalog, &s.files.policies, &s.files.eligibility,
-                 &s.files.programs, &s.files.templates})
+                 &s.files.programs, &s.files.templates, &s.files.routing})
     if (std::filesystem::path{*f}.is_relative())
       *f = (dir / *f).string();
   return load_data_files(std::move(s));

@@ -85,6 +85,8 @@ struct data_files {
   std::string programs = "programs.json";
   /// The notification templates. Default: "templates.json".
   std::string templates = "templates.json";
+  /// The support routing table (seeds 000/001). Default: "routing.json".
+  std::string routing = "routing.json";
 };
 
 /// The `tenure.outbox` group of tenured.conf: where notifications go.
@@ -116,6 +118,10 @@ struct verifier_settings {
   std::string key_file;
   /// Per-request timeout. Default: 10s.
   duration timeout = std::chrono::seconds(10);
+  /// File with the secret the verifier signs its callbacks with
+  /// (`Tenure-Signature`). Empty: `DATA-DIR/verifier-callback.secret`,
+  /// created with a random secret on first start. Default: "".
+  std::string callback_secret_file;
 };
 
 /// The `tenure.timers` group: how supervisors read their durable timers.
@@ -124,6 +130,28 @@ struct timer_settings {
   duration poll = std::chrono::milliseconds(250);
   /// Timers fired at once per supervisor. Default: 256.
   size_t batch = 256;
+};
+
+/// The `tenure.gateway` group: the HTTP gateway and the API behind it (and
+/// the shell endpoint, which shares the API).
+struct gateway_settings {
+  /// The API keys file (names, SHA-256 of tokens, scopes; see
+  /// nodes/auth.hpp). Empty: `DATA-DIR/keys.json`, created on first start
+  /// with one admin key whose token goes to `DATA-DIR/admin.token`.
+  /// Default: "".
+  std::string keys_file;
+  /// HTTP worker threads; each request holds one while the actors answer.
+  /// 1..256. Default: 8.
+  size_t threads = 8;
+  /// Largest request body, in MiB (coupon CSV imports are the largest).
+  /// 1..1024. Default: 8.
+  size_t max_body_mib = 8;
+  /// How long a connection may take to send a request or read an answer.
+  /// At most "5min". Default: "10s".
+  duration io_timeout = std::chrono::seconds(10);
+  /// How long a request waits for the actors before 504. At most "5min".
+  /// Default: "10s".
+  duration request_timeout = std::chrono::seconds(10);
 };
 
 /// The timing and coupon policies of config/policies.json.
@@ -200,6 +228,7 @@ struct settings {
   outbox_settings outbox;
   verifier_settings verifier;
   timer_settings timers;
+  gateway_settings gateway;
   data_files files;
   tenure::policies policy;
   eligibility_rules eligibility;

@@ -4,9 +4,11 @@
 // started here in dependency order, handed its dependencies explicitly, and
 // stopped in reverse order. No singletons, no global lookups.
 //
-//   start: flags -> settings -> log level -> clock -> store -> actor system
-//          -> coupon pools -> registry -> gateway
-//   stop (SIGINT/SIGTERM): gateway -> registry, entity actors and pools
+//   start: flags -> settings -> log level -> clock -> templates, secrets,
+//          keys, routing table -> store -> actor system -> coupon pools
+//          -> registry -> supervisors -> API -> gateway -> shell endpoint
+//   stop (SIGINT/SIGTERM): gateway and shell endpoint (in-flight requests
+//          finish) -> supervisors, registry, entity actors and pools
 //          -> actor system -> store
 
 #include <csignal>
@@ -14,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +26,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
 #include "actors/clock.hpp"
@@ -30,11 +34,15 @@
 #include "actors/log.hpp"
 #include "actors/mail_sink.hpp"
 #include "actors/registry.hpp"
+#include "actors/support_routing.hpp"
 #include "actors/supervisors.hpp"
 #include "actors/templates.hpp"
 #include "messages/errc.hpp"
 #include "messages/type_ids.hpp"
+#include "nodes/api.hpp"
+#include "nodes/auth.hpp"
 #include "nodes/gateway.hpp"
+#include "nodes/shell_protocol.hpp"
 #include "nodes/settings.hpp"
 #include "nodes/verifier_http.hpp"
 #include "storage/store.hpp"
@@ -54,6 +62,8 @@ options:
   --data DIR           data directory; overrides tenure.node.data-dir
   --http-port PORT     gateway port, 0 = any free port; overrides
                        tenure.node.http-port
+  --shell-port PORT    operator shell endpoint port, 0 = any free port;
+                       overrides tenure.node.shell-port
   --clock KIND         system | manual | accelerated; overrides
                        tenure.node.clock
   --log-level LEVEL    trace | debug | info | warn | error; overrides
@@ -68,6 +78,7 @@ struct flags {
   std::string config = "config/tenured.conf";
   std::optional<std::string> data;
   std::optional<uint16_t> http_port;
+  std::optional<uint16_t> shell_port;
   std::optional<std::string> clock;
   std::optional<std::string> log_level;
   bool help = false;
@@ -94,7 +105,8 @@ std::optional<flags> parse_flags(int argc, char** argv) {
     }
     auto name = arg.substr(0, arg.find('='));
     if (name != "--config" && name != "--data" && name != "--http-port"
-        && name != "--clock" && name != "--log-level") {
+        && name != "--shell-port" && name != "--clock"
+        && name != "--log-level") {
       std::fprintf(stderr, "tenured: unknown option '%s'; see --help\n",
                    arg.c_str());
       return std::nullopt;
@@ -108,16 +120,16 @@ std::optional<flags> parse_flags(int argc, char** argv) {
       result.config = *v;
     } else if (name == "--data") {
       result.data = *v;
-    } else if (name == "--http-port") {
+    } else if (name == "--http-port" || name == "--shell-port") {
       char* end = nullptr;
       auto port = std::strtol(v->c_str(), &end, 10);
       if (*end != '\0' || port < 0 || port > 65535) {
-        std::fprintf(stderr,
-                     "tenured: --http-port: '%s' is not a port (0-65535)\n",
-                     v->c_str());
+        std::fprintf(stderr, "tenured: %s: '%s' is not a port (0-65535)\n",
+                     name.c_str(), v->c_str());
         return std::nullopt;
       }
-      result.http_port = static_cast<uint16_t>(port);
+      (name == "--http-port" ? result.http_port : result.shell_port)
+        = static_cast<uint16_t>(port);
     } else if (name == "--clock") {
       result.clock = *v;
     } else {
@@ -164,6 +176,16 @@ int run(const flags& fl, const sigset_t& stop_signals) {
     settings.node.data_dir = *fl.data;
   if (fl.http_port)
     settings.node.http_port = *fl.http_port;
+  if (fl.shell_port)
+    settings.node.shell_port = *fl.shell_port;
+  if (settings.node.http_port != 0
+      && settings.node.http_port == settings.node.shell_port) {
+    std::fprintf(stderr,
+                 "tenured: cannot start: the HTTP and shell ports are both "
+                 "%u\n",
+                 static_cast<unsigned>(settings.node.http_port));
+    return exit_cannot_start;
+  }
   if (fl.clock)
     settings.node.clock = *fl.clock;
   if (fl.log_level)
@@ -218,6 +240,15 @@ int run(const flags& fl, const sigset_t& stop_signals) {
       return exit_cannot_start;
     }
   auto policy = tenure::lifecycle_policy_of(settings);
+  std::map<tenure::program, tenure::program_contact> contacts;
+  for (auto& [p, info] : settings.programs)
+    contacts[p] = tenure::program_contact{info.inbox, info.support_macro};
+  auto routing = tenure::routing_table::load(settings.files.routing, contacts);
+  if (!routing) {
+    std::fprintf(stderr, "tenured: cannot start: %s\n",
+                 tenure::error_message(routing.error()).c_str());
+    return exit_cannot_start;
+  }
 
   // -- store ------------------------------------------------------------------
   std::error_code ec;
@@ -243,6 +274,54 @@ int run(const flags& fl, const sigset_t& stop_signals) {
   }
   log.info("store opened path={} sync={}", store_opts.path,
            store_opts.sync ? "on" : "off");
+
+  // -- API keys and the verifier callback's secret ------------------------------
+  // Written on first start, so a new node is usable at once and secure by
+  // default: the admin token is in a file only its owner can read.
+  auto keys_file = settings.gateway.keys_file.empty()
+                     ? (data_dir / "keys.json").string()
+                     : settings.gateway.keys_file;
+  auto first = tenure::ensure_keys_file(keys_file,
+                                        (data_dir / "admin.token").string());
+  if (!first) {
+    std::fprintf(stderr, "tenured: cannot start: %s\n",
+                 tenure::error_message(first.error()).c_str());
+    return exit_cannot_start;
+  }
+  if (*first) {
+    std::printf("tenured: admin token written to %s (keys in %s)\n",
+                (*first)->token_file.c_str(), (*first)->keys_file.c_str());
+    std::fflush(stdout);
+    log.info("first start: admin key created keys={} token_file={}",
+             (*first)->keys_file, (*first)->token_file);
+  }
+  auto keys = tenure::key_ring::load(keys_file);
+  if (!keys) {
+    std::fprintf(stderr, "tenured: cannot start: %s\n",
+                 tenure::error_message(keys.error()).c_str());
+    return exit_cannot_start;
+  }
+  auto secret_file = settings.verifier.callback_secret_file.empty()
+                       ? (data_dir / "verifier-callback.secret").string()
+                       : settings.verifier.callback_secret_file;
+  if (settings.verifier.callback_secret_file.empty())
+    if (auto made = tenure::ensure_secret_file(secret_file); !made) {
+      std::fprintf(stderr, "tenured: cannot start: %s\n",
+                   tenure::error_message(made.error()).c_str());
+      return exit_cannot_start;
+    }
+  auto callback_secret = tenure::read_secret_file(secret_file);
+  if (!callback_secret || callback_secret->size() < 16) {
+    std::fprintf(stderr,
+                 "tenured: cannot start: %s\n",
+                 callback_secret
+                   ? (secret_file
+                      + ": the callback secret must be at least 16 "
+                        "characters")
+                       .c_str()
+                   : tenure::error_message(callback_secret.error()).c_str());
+    return exit_cannot_start;
+  }
 
   // -- actors -----------------------------------------------------------------
   // The actor system is a scope: its destructor waits for all actors, so it
@@ -332,28 +411,104 @@ int run(const flags& fl, const sigset_t& stop_signals) {
         caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
     };
 
-    // -- gateway --------------------------------------------------------------
+    // -- API, gateway and shell endpoint ---------------------------------------
+    tenure::api_deps api_deps;
+    api_deps.sys = &sys;
+    api_deps.store = store->get();
+    api_deps.clock = clk->get();
+    api_deps.manual = dynamic_cast<tenure::manual_clock*>(clk->get());
+    api_deps.registry = registry;
+    for (size_t i = 0; i < pools.size(); ++i)
+      api_deps.pools[i] = pools[i];
+    api_deps.sv = &sv;
+    api_deps.keys = &*keys;
+    api_deps.callback_secret = *callback_secret;
+    api_deps.routing = &*routing;
+    api_deps.node_name = "tenured@" + settings.node.host;
+    api_deps.data_dir = data_dir.string();
+    api_deps.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+      settings.gateway.request_timeout);
+    api_deps.ready = [&] { return (*store)->is_open(); };
+    tenure::api app{api_deps};
+
     tenure::gateway_options gw_opts;
     gw_opts.host = settings.node.host;
     gw_opts.port = settings.node.http_port;
-    tenure::gateway gw{gw_opts, [&] { return (*store)->is_open(); }};
+    gw_opts.threads = settings.gateway.threads;
+    gw_opts.max_body_bytes = settings.gateway.max_body_mib << 20;
+    gw_opts.io_timeout_seconds = static_cast<int>(
+      std::chrono::duration_cast<std::chrono::seconds>(
+        settings.gateway.io_timeout)
+        .count());
+    tenure::gateway gw{gw_opts, app};
     auto port = gw.bind();
+    // The shell endpoint: one detached actor answering the operator shell
+    // through the same API (nodes/shell_protocol.hpp). Detached because
+    // each request blocks while the actors answer; operators are few, so
+    // their commands are served one after the other.
+    auto shell = sys.spawn<caf::detached>([&app]() -> caf::behavior {
+      return {
+        [&app](tenure::shell_atom, const std::string& method,
+               const std::string& target, const std::string& token,
+               const std::string& content_type, const std::string& body,
+               const std::string& idempotency_key) {
+          tenure::api_request req;
+          req.method = method;
+          tenure::split_target(target, req.path, req.query);
+          req.authorization = token.empty() ? std::string{} : "Bearer " + token;
+          req.content_type = content_type;
+          req.body = body;
+          req.idempotency_key = idempotency_key;
+          auto res = app.handle(req);
+          return caf::make_message(static_cast<int32_t>(res.status),
+                                   std::move(res.body));
+        },
+      };
+    });
+    caf::expected<uint16_t> shell_port{caf::error{}};
+    if (port)
+      shell_port = sys.middleman().publish(
+        caf::actor_cast<caf::actor>(shell), settings.node.shell_port,
+        settings.node.host.c_str());
     if (!port) {
       std::fprintf(stderr, "tenured: cannot start: %s\n",
                    tenure::error_message(port.error()).c_str());
       exit_code = exit_cannot_start;
+    } else if (!shell_port) {
+      std::fprintf(stderr,
+                   "tenured: cannot start: cannot listen on %s:%u for the "
+                   "shell (in use, or not an address of this host); set "
+                   "tenure.node.shell-port or --shell-port\n",
+                   settings.node.host.c_str(),
+                   static_cast<unsigned>(settings.node.shell_port));
+      exit_code = exit_cannot_start;
     } else {
       gw.start();
       // The one line scripts and tests look for.
-      std::printf("tenured: listening http=%s:%u data=%s clock=%s\n",
+      std::printf("tenured: listening http=%s:%u shell=%s:%u data=%s "
+                  "clock=%s\n",
                   settings.node.host.c_str(), static_cast<unsigned>(*port),
-                  data_dir.c_str(), std::string{(*clk)->kind()}.c_str());
+                  settings.node.host.c_str(),
+                  static_cast<unsigned>(*shell_port), data_dir.c_str(),
+                  std::string{(*clk)->kind()}.c_str());
       std::fflush(stdout);
-      log.info("ready http={}:{} clock={} now={}", settings.node.host, *port,
+      log.info("ready http={}:{} shell={}:{} clock={} now={}",
+               settings.node.host, *port, settings.node.host, *shell_port,
                (*clk)->kind(), tenure::to_iso8601((*clk)->now()));
       auto sig = wait_for_stop_signal(stop_signals);
       log.info("stopping signal={}", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      // In-flight requests finish before stop() returns; later ones are
+      // refused at the socket.
       gw.stop();
+      sys.middleman().unpublish(caf::actor_cast<caf::actor>(shell),
+                                *shell_port);
+    }
+    // The shell actor uses `app`, which ends with this scope: wait until it
+    // finished its last request.
+    caf::anon_send_exit(shell, caf::exit_reason::user_shutdown);
+    {
+      caf::scoped_actor waiter{sys};
+      waiter->wait_for(shell);
     }
     stop_actors();
   }

@@ -890,6 +890,14 @@ store_metrics rocksdb_store::do_metrics() const {
   return m;
 }
 
+uint64_t rocksdb_store::do_estimate_rows(cf family) const {
+  uint64_t n = 0;
+  if (!impl_->db->GetIntProperty(impl_->handle(family),
+                                 "rocksdb.estimate-num-keys", &n))
+    return 0;
+  return n;
+}
+
 bool rocksdb_store::on_commit_thread() const noexcept {
   return impl_->on_pipeline_thread();
 }

@@ -232,4 +232,19 @@ store_metrics store::metrics() const {
   return do_metrics();
 }
 
+uint64_t store::estimate_rows(cf family) const {
+  if (!is_open())
+    return 0;
+  return do_estimate_rows(family);
+}
+
+uint64_t store::do_estimate_rows(cf family) const {
+  uint64_t n = 0;
+  auto err = do_scan(family, {}, {}, [&](std::string_view, std::string_view) {
+    ++n;
+    return true;
+  });
+  return err ? 0 : n;
+}
+
 } // namespace tenure::storage

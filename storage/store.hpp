@@ -239,6 +239,11 @@ public:
   /// Counters since open.
   store_metrics metrics() const;
 
+  /// About how many rows `family` holds (RocksDB's estimate, which counts
+  /// deleted rows until compaction; exact in memory). For gauges such as
+  /// `tenure_timers_pending`, never for decisions. 0 when closed.
+  uint64_t estimate_rows(cf family) const;
+
 protected:
   // -- primitives of the implementations --------------------------------------
 
@@ -264,6 +269,9 @@ protected:
   virtual bool do_is_open() const = 0;
 
   virtual store_metrics do_metrics() const = 0;
+
+  /// Default: counts the rows with a scan.
+  virtual uint64_t do_estimate_rows(cf family) const;
 
   /// Whether the calling thread runs commit callbacks of this store, where
   /// waiting for a commit would deadlock.
@@ -322,6 +330,7 @@ private:
   void do_close() override;
   bool do_is_open() const override;
   store_metrics do_metrics() const override;
+  uint64_t do_estimate_rows(cf family) const override;
   bool on_commit_thread() const noexcept override;
 
   std::unique_ptr<impl> impl_;

@@ -46,7 +46,7 @@ struct node {
                                             std::vector<std::string> extra) {
     std::vector<std::string> args{
       tenured_bin(), "--config", default_config(), "--data", data,
-      "--http-port", "0"};
+      "--http-port", "0", "--shell-port", "0"};
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
   }

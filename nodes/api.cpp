@@ -1,0 +1,1711 @@
+#include "nodes/api.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <mutex>
+#include <set>
+#include <unordered_set>
+
+#include <caf/actor_system.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include <fmt/format.h>
+
+#include "actors/atoms.hpp"
+#include "actors/json_keys.hpp"
+#include "actors/log.hpp"
+#include "actors/outbox.hpp"
+#include "actors/supervisors.hpp"
+#include "actors/support_routing.hpp"
+#include "actors/verification.hpp"
+#include "messages/codec.hpp"
+#include "messages/commands.hpp"
+#include "nodes/auth.hpp"
+#include "nodes/json_codec.hpp"
+#include "nodes/signature.hpp"
+#include "storage/store.hpp"
+
+namespace tenure {
+
+namespace {
+
+using json = nlohmann::json;
+using json_codec::to_json;
+
+// -- helpers ------------------------------------------------------------------
+
+std::string lower(std::string s) {
+  for (auto& c : s)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string hex(std::string_view bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 0xf];
+  }
+  return out;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+std::string url_decode(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '+') {
+      out += ' ';
+    } else if (in[i] == '%' && i + 2 < in.size()
+               && hex_value(in[i + 1]) >= 0 && hex_value(in[i + 2]) >= 0) {
+      out += static_cast<char>(hex_value(in[i + 1]) * 16
+                               + hex_value(in[i + 2]));
+      i += 2;
+    } else {
+      out += in[i];
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    auto j = path.find('/', i);
+    if (j == std::string_view::npos)
+      j = path.size();
+    out.push_back(url_decode(path.substr(i, j - i)));
+    i = j;
+  }
+  return out;
+}
+
+/// The HTTP status of an error (see docs/openapi.yaml, "Errors").
+int status_of(const caf::error& err) {
+  if (!is_tenure_error(err)) {
+    if (err == caf::sec::request_timeout)
+      return 504;
+    if (err == caf::sec::request_receiver_down)
+      return 503;
+    return 500;
+  }
+  switch (static_cast<errc>(err.code())) {
+    case errc::invalid_argument:
+    case errc::ineligible:
+    case errc::code_invalid:
+    case errc::sku_mismatch:
+    case errc::refused:
+      return 422;
+    case errc::not_found:
+      return 404;
+    case errc::already_exists:
+    case errc::illegal_transition:
+    case errc::code_already_used:
+    case errc::pool_empty:
+    case errc::duplicate_subscription:
+    case errc::conflict:
+      return 409;
+    case errc::too_large:
+      return 413;
+    case errc::unauthorized:
+      return 401;
+    case errc::forbidden:
+      return 403;
+    case errc::timeout:
+      return 504;
+    case errc::unavailable:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+api_response json_response(int status, const json& body) {
+  api_response r;
+  r.status = status;
+  r.body = body.dump();
+  return r;
+}
+
+api_response error_response(int status, std::string code,
+                            std::string message) {
+  return json_response(
+    status, json{{"error", {{"code", std::move(code)},
+                            {"message", std::move(message)}}}});
+}
+
+api_response error_response(const caf::error& err) {
+  auto status = status_of(err);
+  if (is_tenure_error(err))
+    return error_response(status, error_code(err), error_message(err));
+  // CAF's own errors may carry the message that failed, records with
+  // personal data included: give the code only.
+  if (status == 504)
+    return error_response(status, "timeout",
+                          "the node did not answer in time; retry");
+  if (status == 503)
+    return error_response(status, "unavailable",
+                          "the node is not ready; retry");
+  return error_response(status, "internal",
+                        "internal error " + error_code(err)
+                          + "; see the node's log");
+}
+
+/// `line L, column C` of byte `pos` in `text` (1-based).
+std::string where(std::string_view text, size_t pos) {
+  size_t line = 1;
+  size_t col = 1;
+  for (size_t i = 0; i < pos && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      col = 1;
+    } else {
+      ++col;
+    }
+  }
+  return fmt::format("line {}, column {}", line, col);
+}
+
+/// Deepest nesting of `text`'s arrays and objects, outside strings.
+size_t nesting_depth(std::string_view text) {
+  size_t depth = 0;
+  size_t deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((c == '}' || c == ']') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+constexpr size_t max_json_depth = 16;
+constexpr size_t max_json_bytes = size_t{1} << 20;
+constexpr size_t max_idempotency_key = 255;
+constexpr size_t max_list_limit = 500;
+constexpr size_t default_list_limit = 50;
+/// Rows a listing reads for one page at most; a page may come back short
+/// with a cursor when the filter matches little, so no request scans a
+/// whole family.
+constexpr size_t max_rows_per_page = 20'000;
+
+// -- metrics ------------------------------------------------------------------
+
+constexpr std::array<double, 12> latency_buckets{
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5};
+
+struct route_metrics {
+  std::array<uint64_t, latency_buckets.size()> buckets{};
+  uint64_t count = 0;
+  double sum = 0;
+};
+
+} // namespace
+
+void split_target(const std::string& target, std::string& path,
+                  std::map<std::string, std::string>& query) {
+  auto q = target.find('?');
+  path = target.substr(0, q);
+  query.clear();
+  if (q == std::string::npos)
+    return;
+  std::string_view rest{target};
+  rest.remove_prefix(q + 1);
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    auto part = rest.substr(0, amp);
+    rest.remove_prefix(amp == std::string_view::npos ? rest.size() : amp + 1);
+    if (part.empty())
+      continue;
+    auto eq = part.find('=');
+    auto key = url_decode(part.substr(0, eq));
+    auto value = eq == std::string_view::npos ? std::string{}
+                                              : url_decode(part.substr(eq + 1));
+    query[key] = value;
+  }
+}
+
+// -- the router ---------------------------------------------------------------
+
+struct api::impl {
+  /// One request being served.
+  struct call {
+    const api_request& req;
+    std::vector<std::string> params;
+    const api_key* key = nullptr;
+    json body;
+
+    const std::string& param(size_t i) const {
+      return params.at(i);
+    }
+
+    /// Who did it, for records: the body's field when given, else the
+    /// token's name.
+    std::string by(const char* field) const {
+      if (body.is_object()) {
+        auto i = body.find(field);
+        if (i != body.end() && i->is_string() && !i->get_ref<const std::string&>().empty())
+          return i->get<std::string>();
+      }
+      return key ? key->name : std::string{"system"};
+    }
+  };
+
+  using handler = api_response (impl::*)(call&);
+
+  struct route {
+    const char* method;
+    /// Path pattern; `{}` segments are parameters.
+    std::vector<std::string> pattern;
+    /// The scope a token needs; `none` for probes, `signature` for the
+    /// verifier callback.
+    const char* scope;
+    handler fn;
+    /// The pattern as text, the `route` label of metrics.
+    std::string label;
+  };
+
+  api_deps deps;
+  std::vector<route> routes;
+  log::logger log{"gateway"};
+
+  // -- idempotency ------------------------------------------------------------
+  std::mutex idem_mtx;
+  std::unordered_set<std::string> idem_in_flight;
+  std::atomic<uint64_t> idem_writes{0};
+
+  // -- metrics ----------------------------------------------------------------
+  std::mutex metrics_mtx;
+  std::map<std::tuple<std::string, std::string, int>, uint64_t> requests;
+  std::map<std::string, route_metrics> latencies;
+
+  explicit impl(api_deps d) : deps(std::move(d)) {
+    add("GET", "/healthz", "none", &impl::healthz);
+    add("GET", "/readyz", "none", &impl::readyz);
+    add("GET", "/metrics", "none", &impl::get_metrics);
+    add("POST", "/v1/applications", "write", &impl::submit);
+    add("GET", "/v1/applications", "read", &impl::list_applications);
+    add("GET", "/v1/applications/{id}", "read", &impl::get_application);
+    add("POST", "/v1/applications/{id}/appeal", "write", &impl::appeal);
+    add("POST", "/v1/applications/{id}/withdraw", "write", &impl::withdraw);
+    add("POST", "/v1/verifier/callback", "signature",
+        &impl::verifier_callback);
+    add("GET", "/v1/reviews", "review", &impl::list_reviews);
+    add("POST", "/v1/reviews/{id}", "review", &impl::decide_review);
+    add("POST", "/v1/checkout/redeem", "write", &impl::redeem);
+    add("POST", "/v1/subscriptions", "billing", &impl::register_sub);
+    add("GET", "/v1/subscriptions", "read", &impl::list_subscriptions);
+    add("GET", "/v1/subscriptions/{id}", "read", &impl::get_subscription);
+    add("POST", "/v1/subscriptions/{id}/usage", "write", &impl::usage);
+    add("POST", "/v1/subscriptions/{id}/compliance-cases", "support",
+        &impl::open_compliance_case);
+    add("POST", "/v1/subscriptions/{id}/revoke", "support", &impl::revoke);
+    add("GET", "/v1/compliance-cases", "support", &impl::list_cases);
+    add("GET", "/v1/compliance-cases/{id}", "support", &impl::get_case);
+    add("POST", "/v1/compliance-cases/{id}/cure", "support", &impl::cure);
+    add("POST", "/v1/emergency-licenses", "support", &impl::emergency_issue);
+    add("GET", "/v1/emergency-licenses", "support", &impl::emergency_find);
+    add("GET", "/v1/emergency-licenses/{id}", "support",
+        &impl::emergency_get);
+    add("POST", "/v1/emergency-licenses/{id}/resend", "support",
+        &impl::emergency_resend);
+    add("POST", "/v1/support/triage", "support", &impl::triage);
+    add("GET", "/v1/coupons/{program}/stock", "read", &impl::coupon_stock);
+    add("POST", "/v1/coupons/{program}/import", "coupon-admin",
+        &impl::coupon_import);
+    add("GET", "/v1/coupons/{program}/codes", "coupon-admin",
+        &impl::coupon_codes);
+    add("GET", "/v1/timers", "read", &impl::list_timers);
+    add("GET", "/v1/outbox", "read", &impl::outbox_status_route);
+    add("POST", "/v1/outbox/{id}/retry", "admin", &impl::outbox_retry);
+    add("GET", "/v1/node", "read", &impl::node_status);
+    add("POST", "/v1/admin/clock", "admin", &impl::admin_clock);
+  }
+
+  void add(const char* method, const char* pattern, const char* scope,
+           handler fn) {
+    routes.push_back(route{method, split_path(pattern), scope, fn, pattern});
+  }
+
+  // -- talking to actors ------------------------------------------------------
+
+  template <class R, class... Ts>
+  caf::expected<R> ask(const caf::actor& dest, Ts&&... xs) {
+    if (!dest)
+      return make_error(errc::unavailable, "the node is not ready");
+    caf::scoped_actor self{*deps.sys};
+    caf::expected<R> result{caf::error{}};
+    self->request(dest, deps.timeout, std::forward<Ts>(xs)...)
+      .receive([&](R& r) { result = std::move(r); },
+               [&](caf::error& err) { result = std::move(err); });
+    return result;
+  }
+
+  // -- dispatch ---------------------------------------------------------------
+
+  api_response handle(const api_request& req) {
+    auto started = std::chrono::steady_clock::now();
+    std::string label = "unmatched";
+    api_response res;
+    try {
+      res = dispatch(req, label);
+    } catch (const std::exception& e) {
+      // Nothing below throws on purpose; this is the last line of defence
+      // (e.g. std::bad_alloc), and says nothing of the request's content.
+      log.error("request failed route={} what={}", label, e.what());
+      res = error_response(500, "internal", "the request failed; see the node's log");
+    }
+    auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now()
+                                              - started)
+                  .count();
+    observe(label, req.method, res.status, secs);
+    return res;
+  }
+
+  api_response dispatch(const api_request& req, std::string& label) {
+    auto segments = split_path(req.path);
+    const route* found = nullptr;
+    bool path_matched = false;
+    std::vector<std::string> params;
+    for (auto& r : routes) {
+      if (r.pattern.size() != segments.size())
+        continue;
+      std::vector<std::string> ps;
+      bool ok = true;
+      for (size_t i = 0; i < segments.size() && ok; ++i) {
+        if (r.pattern[i] == "{id}" || r.pattern[i] == "{program}")
+          ps.push_back(segments[i]);
+        else
+          ok = r.pattern[i] == segments[i];
+      }
+      if (!ok)
+        continue;
+      path_matched = true;
+      if (req.method == r.method) {
+        found = &r;
+        params = std::move(ps);
+        break;
+      }
+    }
+    if (!found) {
+      if (path_matched)
+        return error_response(405, "method_not_allowed",
+                              req.method + " is not allowed on " + req.path);
+      return error_response(404, "not_found", "no route " + req.method + " "
+                                                + req.path.substr(0, 200));
+    }
+    label = found->label;
+    call c{req, std::move(params), nullptr, json::object()};
+    std::string_view scope = found->scope;
+    if (scope != "none" && scope != "signature") {
+      if (!deps.keys)
+        return error_response(503, "unavailable", "no keys loaded");
+      auto key = deps.keys->authorize(req.authorization, scope);
+      if (!key)
+        return error_response(key.error());
+      c.key = *key;
+    }
+    if (req.method == "POST" && scope != "signature") {
+      if (auto err = parse_body(c, found->label))
+        return *err;
+      if (!req.idempotency_key.empty())
+        return idempotent(c, *found);
+    }
+    return (this->*(found->fn))(c);
+  }
+
+  /// Parses a JSON body into `c.body`; an error response when it is not.
+  std::optional<api_response> parse_body(call& c, const std::string& label) {
+    auto& req = c.req;
+    if (label == "/v1/coupons/{program}/import")
+      return std::nullopt; // CSV, read by its handler
+    auto ct = lower(req.content_type.substr(0, req.content_type.find(';')));
+    while (!ct.empty() && ct.back() == ' ')
+      ct.pop_back();
+    if (!ct.empty() && ct != "application/json")
+      return error_response(415, "unsupported_media_type",
+                            "Content-Type must be application/json");
+    if (req.body.size() > max_json_bytes)
+      return error_response(413, "too_large",
+                            "body: larger than 1 MiB");
+    if (req.body.find_first_not_of(" \t\r\n") == std::string::npos) {
+      c.body = json::object();
+      return std::nullopt;
+    }
+    if (nesting_depth(req.body) > max_json_depth)
+      return error_response(400, "bad_request",
+                            fmt::format("body: nested deeper than {} levels",
+                                        max_json_depth));
+    duplicate_key_finder dups;
+    try {
+      c.body = json::parse(req.body, std::ref(dups));
+    } catch (const json::parse_error& e) {
+      // nlohmann's message quotes the offending bytes; say where instead,
+      // with the reason's last part only.
+      std::string what = e.what();
+      auto colon = what.rfind(": ");
+      auto reason = colon == std::string::npos ? std::string{"syntax error"}
+                                               : what.substr(colon + 2);
+      // "last read: '...'" would echo the caller's bytes back.
+      if (auto lr = reason.find("; last read"); lr != std::string::npos)
+        reason.erase(lr);
+      if (reason.size() > 120)
+        reason = reason.substr(0, 120);
+      return error_response(400, "bad_request",
+                            "body: malformed JSON at "
+                              + where(req.body, e.byte > 0 ? e.byte - 1 : 0)
+                              + ": " + reason);
+    }
+    if (!dups.found().empty())
+      return error_response(400, "bad_request",
+                            "body: " + dups.found() + ": repeated key");
+    if (!c.body.is_object())
+      return error_response(400, "bad_request",
+                            "body: expected a JSON object");
+    return std::nullopt;
+  }
+
+  // -- idempotency ------------------------------------------------------------
+  //
+  // Stripe's rules (RELIABILITY.md): the first response to a key is kept for
+  // 24 h (domain time) and given again for the same request; the same key
+  // with another request is refused; concurrent requests with one key do one
+  // effect (the second is told to retry). Keys are per token: one client
+  // cannot replay another's responses. Responses of 5xx are not kept, so a
+  // retry after an outage executes. The row is written after the effect's
+  // own commit: a crash in between forgets the key and a retry executes
+  // again (documented in README).
+
+  api_response idempotent(call& c, const route& r) {
+    auto& req = c.req;
+    if (req.idempotency_key.size() > max_idempotency_key)
+      return error_response(422, "invalid_argument",
+                            "Idempotency-Key: at most 255 characters");
+    auto row_key = "request" + std::string(1, '\0') + c.key->name
+                   + std::string(1, '\0') + req.idempotency_key;
+    auto fingerprint = hex(sha256(req.method + " " + req.path + "\n"
+                                  + req.content_type + "\n" + req.body));
+    {
+      std::lock_guard<std::mutex> guard{idem_mtx};
+      if (!idem_in_flight.insert(row_key).second)
+        return error_response(409, "conflict",
+                              "a request with this Idempotency-Key is in "
+                              "progress; retry later");
+    }
+    auto release = [&] {
+      std::lock_guard<std::mutex> guard{idem_mtx};
+      idem_in_flight.erase(row_key);
+    };
+    auto now = deps.clock->now();
+    auto stored = deps.store->get(storage::cf::idempotency, row_key);
+    if (!stored) {
+      release();
+      return error_response(stored.error());
+    }
+    if (*stored) {
+      json row = json::parse(**stored, nullptr, false);
+      if (row.is_object() && row.value("at", int64_t{0}) + deps.idempotency_ttl.count()
+                               > to_unix_ms(now)) {
+        release();
+        if (row.value("fp", std::string{}) != fingerprint)
+          return error_response(422, "idempotency_mismatch",
+                                "Idempotency-Key was used with another "
+                                "request; use a new key for a new request");
+        api_response res;
+        res.status = row.value("status", 200);
+        res.content_type = row.value("ct", std::string{"application/json"});
+        res.body = row.value("body", std::string{});
+        res.headers.emplace_back("Idempotent-Replayed", "true");
+        return res;
+      }
+    }
+    auto res = (this->*(r.fn))(c);
+    if (res.status < 500) {
+      json row{{"fp", fingerprint},
+               {"status", res.status},
+               {"ct", res.content_type},
+               {"body", res.body},
+               {"at", to_unix_ms(now)}};
+      storage::batch b;
+      b.put(storage::cf::idempotency, row_key, row.dump());
+      // An expiry index, so old keys can be swept without reading them all.
+      b.put(storage::cf::meta, expiry_key(now, row_key), row_key);
+      if (auto err = deps.store->commit_sync(std::move(b)))
+        log.warn("idempotency key not kept error={}", error_code(err));
+      if (++idem_writes % 256 == 0)
+        sweep_idempotency(now);
+    }
+    release();
+    return res;
+  }
+
+  static std::string expiry_key(time_point at, const std::string& row_key) {
+    std::string k = "idem_exp/";
+    auto ms = static_cast<uint64_t>(to_unix_ms(at));
+    for (int i = 7; i >= 0; --i)
+      k += static_cast<char>((ms >> (8 * i)) & 0xff);
+    return k + row_key;
+  }
+
+  /// Deletes keys older than the TTL, at most 1000 per call.
+  void sweep_idempotency(time_point now) {
+    auto cutoff = expiry_key(now - deps.idempotency_ttl, {});
+    auto rows = deps.store->scan(storage::cf::meta, "idem_exp/", 1000);
+    if (!rows)
+      return;
+    storage::batch b;
+    size_t n = 0;
+    for (auto& row : *rows) {
+      if (row.key >= cutoff)
+        break;
+      b.erase(storage::cf::meta, row.key);
+      b.erase(storage::cf::idempotency, row.value);
+      ++n;
+    }
+    if (n > 0)
+      if (auto err = deps.store->commit_sync(std::move(b)))
+        log.warn("idempotency sweep failed error={}", error_code(err));
+  }
+
+  // -- body fields ------------------------------------------------------------
+
+  /// Checks that `c.body` has only `allowed` keys.
+  static std::optional<api_response>
+  only_keys(const call& c, std::initializer_list<const char*> allowed) {
+    for (auto& [k, v] : c.body.items()) {
+      bool ok = false;
+      for (auto* a : allowed)
+        ok = ok || k == a;
+      if (!ok)
+        return error_response(422, "invalid_argument",
+                              k.substr(0, 60) + ": unknown field");
+    }
+    return std::nullopt;
+  }
+
+  template <class T>
+  static caf::error field(const call& c, const char* name, T& out,
+                          bool required) {
+    auto i = c.body.find(name);
+    if (i == c.body.end() || i->is_null()) {
+      if (required)
+        return make_error(errc::invalid_argument,
+                          std::string{name} + ": required");
+      return caf::none;
+    }
+    return json_codec::value_from_json(*i, out, name);
+  }
+
+  template <class Id>
+  static caf::expected<Id> id_param(const call& c, size_t i) {
+    auto id = Id::parse(c.param(i));
+    if (!id)
+      return make_error(errc::not_found,
+                        "no " + std::string{Id::prefix}.substr(
+                                  0, Id::prefix.size() - 1)
+                          + " " + c.param(i).substr(0, 60)
+                          + " (ids start with '" + std::string{Id::prefix}
+                          + "')");
+    return *id;
+  }
+
+  static caf::expected<program> program_param(const call& c, size_t i) {
+    auto p = parse_enum<program>(c.param(i));
+    if (!p || *p == program::none)
+      return make_error(errc::not_found,
+                        "no program '" + c.param(i).substr(0, 30)
+                          + "' (edu, oss or startups)");
+    return *p;
+  }
+
+  caf::expected<size_t> limit_param(const call& c, size_t dflt,
+                                    size_t most) {
+    auto i = c.req.query.find("limit");
+    if (i == c.req.query.end() || i->second.empty())
+      return dflt;
+    char* end = nullptr;
+    auto v = std::strtoull(i->second.c_str(), &end, 10);
+    if (*end != '\0' || v == 0 || v > most)
+      return make_error(errc::invalid_argument,
+                        fmt::format("limit: a number from 1 to {}", most));
+    return static_cast<size_t>(v);
+  }
+
+  /// A record without the fields the caller may not see.
+  json application_json(const application& app, const call& c) {
+    auto out = to_json(app);
+    out.erase("handled_timers");
+    if (!c.key || !c.key->grants("coupon-admin"))
+      out.erase("coupon_code");
+    return out;
+  }
+
+  static json subscription_json(const subscription& s) {
+    auto out = to_json(s);
+    out.erase("handled_timers");
+    return out;
+  }
+
+  static json license_json(const emergency_license& l) {
+    auto out = to_json(l);
+    // The key is emailed to the ticket's opener; operators re-send it
+    // rather than read it.
+    out.erase("license_key");
+    return out;
+  }
+
+  static json notification_json(notification n) {
+    n.params.clear(); // may hold secrets
+    auto out = to_json(n);
+    out.erase("params");
+    return out;
+  }
+
+  static json history_json(const std::vector<history_entry>& h) {
+    auto out = json::array();
+    for (auto& e : h)
+      out.push_back(to_json(e));
+    return out;
+  }
+
+  // -- probes -----------------------------------------------------------------
+
+  api_response healthz(call&) {
+    return json_response(200, json{{"status", "ok"}});
+  }
+
+  api_response readyz(call&) {
+    bool store_ok = deps.store && deps.store->is_open();
+    bool sup_ok = deps.sv && deps.sv->outbox && !deps.sv->timers.empty();
+    bool ok = store_ok && sup_ok && (!deps.ready || deps.ready());
+    return json_response(ok ? 200 : 503,
+                         json{{"status", ok ? "ready" : "not_ready"},
+                              {"store", store_ok},
+                              {"supervisors", sup_ok}});
+  }
+
+  api_response get_metrics(call&) {
+    api_response r;
+    r.content_type = "text/plain; version=0.0.4";
+    r.body = metrics_text();
+    return r;
+  }
+
+  // -- applications -----------------------------------------------------------
+
+  api_response submit(call& c) {
+    submit_application cmd;
+    auto& d = cmd.draft;
+    // The caller describes the applicant; the node decides id, state,
+    // stage, path, reasons and everything after.
+    if (auto bad = only_keys(c, {"kind", "program", "channel", "applicant",
+                                 "organisation", "edu", "oss", "startup",
+                                 "hosting", "seats", "support", "term",
+                                 "renews"}))
+      return *bad;
+    caf::error err;
+    auto read = [&](const char* name, auto& out, bool required = false) {
+      if (!err)
+        err = field(c, name, out, required);
+    };
+    read("kind", d.kind);
+    read("program", d.program, true);
+    read("channel", d.channel);
+    read("applicant", d.applicant, true);
+    read("organisation", d.organisation, true);
+    read("edu", d.edu);
+    read("oss", d.oss);
+    read("startup", d.startup);
+    read("hosting", d.hosting);
+    read("seats", d.seats, true);
+    read("support", d.support);
+    read("term", d.term);
+    read("renews", d.renews);
+    if (err)
+      return error_response(err);
+    if (d.program == program::none)
+      return error_response(422, "invalid_argument",
+                            "program: expected one of edu, oss, startups");
+    if (!c.body.contains("channel"))
+      d.channel = d.program == program::startups ? channel::marketo
+                                                 : channel::sheerid;
+    auto app = ask<application>(deps.registry, std::move(cmd));
+    if (!app)
+      return error_response(app.error());
+    return json_response(201, application_json(*app, c));
+  }
+
+  api_response get_application(call& c) {
+    auto id = id_param<app_id>(c, 0);
+    if (!id)
+      return error_response(id.error());
+    auto app = ask<application>(deps.registry, get_atom::value, *id);
+    if (!app)
+      return error_response(app.error());
+    auto hist = ask<std::vector<history_entry>>(deps.registry,
+                                                history_atom::value, *id);
+    if (!hist)
+      return error_response(hist.error());
+    auto out = application_json(*app, c);
+    out["history"] = history_json(*hist);
+    return json_response(200, out);
+  }
+
+  /// Pages through the snapshots of one kind of entity, keeping those
+  /// `keep` accepts.
+  template <class T, class Keep, class Out>
+  caf::error page(const call& c, const char* prefix, Keep keep, Out emit,
+                  json& next_cursor, size_t limit) {
+    std::string after;
+    if (auto i = c.req.query.find("cursor"); i != c.req.query.end())
+      after = i->second;
+    if (!after.empty() && after.rfind(prefix, 0) != 0)
+      return make_error(errc::invalid_argument,
+                        "cursor: not a cursor of this listing");
+    size_t matched = 0;
+    size_t read = 0;
+    next_cursor = nullptr;
+    for (;;) {
+      auto rows = deps.store->scan(storage::cf::snapshots, prefix, 512, after);
+      if (!rows)
+        return std::move(rows.error());
+      if (rows->empty())
+        return caf::none;
+      for (auto& row : *rows) {
+        after = row.key;
+        ++read;
+        if (row.value.size() < 8)
+          return make_error(errc::corrupt_data, "snapshot of " + row.key);
+        auto x = decode<T>(std::string_view{row.value}.substr(8));
+        if (!x)
+          return std::move(x.error());
+        if (keep(*x)) {
+          emit(*x);
+          if (++matched == limit) {
+            next_cursor = row.key;
+            return caf::none;
+          }
+        }
+        if (read >= max_rows_per_page) {
+          next_cursor = row.key;
+          return caf::none;
+        }
+      }
+      if (rows->size() < 512)
+        return caf::none;
+    }
+  }
+
+  template <class E>
+  caf::error enum_filter(const call& c, const char* name,
+                         std::optional<E>& out) {
+    auto i = c.req.query.find(name);
+    if (i == c.req.query.end() || i->second.empty())
+      return caf::none;
+    auto v = parse_enum<E>(i->second);
+    if (!v) {
+      std::string names;
+      for (auto& n : enum_names<E>::values)
+        names += (names.empty() ? "" : ", ") + std::string{n};
+      return make_error(errc::invalid_argument,
+                        std::string{name} + ": expected one of " + names);
+    }
+    out = *v;
+    return caf::none;
+  }
+
+  std::string query(const call& c, const char* name) {
+    auto i = c.req.query.find(name);
+    return i == c.req.query.end() ? std::string{} : i->second;
+  }
+
+  static bool org_matches(const organisation& o, const std::string& needle) {
+    if (needle.empty())
+      return true;
+    auto n = lower(needle);
+    return lower(o.name).find(n) != std::string::npos || lower(o.key) == n;
+  }
+
+  api_response list_applications(call& c) {
+    std::optional<application_state> state;
+    std::optional<program> prog;
+    auto limit = limit_param(c, default_list_limit, max_list_limit);
+    if (!limit)
+      return error_response(limit.error());
+    if (auto err = enum_filter(c, "state", state))
+      return error_response(err);
+    if (auto err = enum_filter(c, "program", prog))
+      return error_response(err);
+    auto email = lower(query(c, "email"));
+    auto org = query(c, "organisation");
+    auto items = json::array();
+    json next;
+    auto err = page<application>(
+      c, "app_",
+      [&](const application& a) {
+        return (!state || a.state == *state) && (!prog || a.program == *prog)
+               && (email.empty() || lower(a.applicant.email) == email)
+               && org_matches(a.organisation, org);
+      },
+      [&](const application& a) { items.push_back(application_json(a, c)); },
+      next, *limit);
+    if (err)
+      return error_response(err);
+    return json_response(200, json{{"items", items}, {"next_cursor", next}});
+  }
+
+  api_response appeal(call& c) {
+    auto id = id_param<app_id>(c, 0);
+    if (!id)
+      return error_response(id.error());
+    if (auto bad = only_keys(c, {"reason", "by"}))
+      return *bad;
+    appeal_rejection cmd;
+    cmd.id = *id;
+    if (auto err = field(c, "reason", cmd.reason, true))
+      return error_response(err);
+    cmd.by = c.by("by");
+    auto app = ask<application>(deps.registry, std::move(cmd));
+    if (!app)
+      return error_response(app.error());
+    return json_response(200, application_json(*app, c));
+  }
+
+  api_response withdraw(call& c) {
+    auto id = id_param<app_id>(c, 0);
+    if (!id)
+      return error_response(id.error());
+    if (auto bad = only_keys(c, {"reason", "by"}))
+      return *bad;
+    withdraw_application cmd;
+    cmd.id = *id;
+    if (auto err = field(c, "reason", cmd.reason, false))
+      return error_response(err);
+    cmd.by = c.by("by");
+    auto app = ask<application>(deps.registry, std::move(cmd));
+    if (!app)
+      return error_response(app.error());
+    return json_response(200, application_json(*app, c));
+  }
+
+  // -- verification -----------------------------------------------------------
+
+  api_response verifier_callback(call& c) {
+    auto& req = c.req;
+    // The signature covers the raw bytes: check it before parsing anything.
+    if (auto err = verify_webhook(deps.callback_secret, req.signature,
+                                  req.body, deps.clock->now(),
+                                  deps.webhook_tolerance))
+      return error_response(err);
+    auto sig = parse_signature_header(req.signature);
+    if (!sig || sig->v1.empty())
+      return error_response(401, "unauthorized", "Tenure-Signature: malformed");
+    if (auto bad = parse_body(c, "/v1/verifier/callback"))
+      return *bad;
+    if (auto bad = only_keys(c, {"event_id", "application_id", "result",
+                                 "reason"}))
+      return *bad;
+    std::string event_id;
+    record_verification cmd;
+    caf::error err;
+    if (!err)
+      err = field(c, "event_id", event_id, true);
+    if (!err)
+      err = field(c, "application_id", cmd.id, true);
+    if (!err)
+      err = field(c, "result", cmd.result, true);
+    if (!err)
+      err = field(c, "reason", cmd.reason, false);
+    if (!err && (event_id.empty() || event_id.size() > 200))
+      err = make_error(errc::invalid_argument,
+                       "event_id: 1 to 200 characters");
+    if (err)
+      return error_response(err);
+    // A signature is accepted once: a replay inside the tolerance is
+    // refused (the row is inserted, so two concurrent replays cannot both
+    // pass). Rows expire with the idempotency keys.
+    auto now = deps.clock->now();
+    auto sig_key = "webhook_sig" + std::string(1, '\0') + hex(sig->v1.front())
+                   + std::to_string(sig->t);
+    {
+      storage::batch b;
+      b.insert(storage::cf::idempotency, sig_key, std::to_string(to_unix_ms(now)));
+      b.put(storage::cf::meta, expiry_key(now, sig_key), sig_key);
+      if (auto err = deps.store->commit_sync(std::move(b))) {
+        if (err == errc::conflict || err == errc::already_exists)
+          return error_response(401, "unauthorized",
+                                "Tenure-Signature: this delivery was "
+                                "accepted before (replay)");
+        return error_response(err);
+      }
+    }
+    // A verifier retrying an event signs it again: answer the first
+    // outcome once more instead of applying it twice.
+    auto event_key = "webhook_event" + std::string(1, '\0') + event_id;
+    auto seen = deps.store->get(storage::cf::idempotency, event_key);
+    if (!seen)
+      return error_response(seen.error());
+    if (*seen) {
+      api_response res;
+      res.body = **seen;
+      res.headers.emplace_back("Idempotent-Replayed", "true");
+      return res;
+    }
+    cmd.decided_by = "verifier";
+    cmd.external_ref = event_id;
+    auto app = ask<application>(deps.registry, std::move(cmd));
+    if (!app)
+      return error_response(app.error());
+    auto res = json_response(200, json{{"status", "accepted"},
+                                       {"application", application_json(*app, c)}});
+    storage::batch b;
+    b.put(storage::cf::idempotency, event_key, res.body);
+    b.put(storage::cf::meta, expiry_key(now, event_key), event_key);
+    if (auto err = deps.store->commit_sync(std::move(b)))
+      log.warn("verifier event not remembered error={}", error_code(err));
+    return res;
+  }
+
+  api_response list_reviews(call& c) {
+    auto limit = limit_param(c, 100, 1000);
+    if (!limit)
+      return error_response(limit.error());
+    auto q = review_queue(*deps.store, deps.clock->now(), *limit);
+    if (!q)
+      return error_response(q.error());
+    auto items = json::array();
+    for (auto& r : *q)
+      items.push_back(to_json(r));
+    return json_response(200, json{{"items", items}});
+  }
+
+  api_response decide_review(call& c) {
+    auto id = id_param<app_id>(c, 0);
+    if (!id)
+      return error_response(id.error());
+    if (auto bad = only_keys(c, {"decision", "reason", "reviewer"}))
+      return *bad;
+    std::string decision;
+    record_verification cmd;
+    cmd.id = *id;
+    if (auto err = field(c, "decision", decision, true))
+      return error_response(err);
+    if (auto err = field(c, "reason", cmd.reason, false))
+      return error_response(err);
+    if (decision == "approve")
+      cmd.result = verification_outcome::verified;
+    else if (decision == "reject")
+      cmd.result = verification_outcome::rejected;
+    else if (decision == "request_documents")
+      cmd.result = verification_outcome::documents_requested;
+    else
+      return error_response(422, "invalid_argument",
+                            "decision: expected approve, reject or "
+                            "request_documents");
+    cmd.decided_by = c.by("reviewer");
+    // Only applications the program team holds can be decided here; an
+    // application still with the external verifier is decided by it.
+    auto cur = ask<application>(deps.registry, get_atom::value, *id);
+    if (!cur)
+      return error_response(cur.error());
+    if (cur->state != application_state::in_review
+        && cur->state != application_state::documents_requested)
+      return error_response(409, "illegal_transition",
+                            "application " + id->str() + " is "
+                              + to_string(cur->state)
+                              + ", not in the review queue");
+    auto app = ask<application>(deps.registry, std::move(cmd));
+    if (!app)
+      return error_response(app.error());
+    return json_response(200, application_json(*app, c));
+  }
+
+  // -- checkout and subscriptions ---------------------------------------------
+
+  api_response redeem(call& c) {
+    if (auto bad = only_keys(c, {"code", "sku", "seats"}))
+      return *bad;
+    redeem_code cmd;
+    caf::error err;
+    if (!err)
+      err = field(c, "code", cmd.code, true);
+    if (!err)
+      err = field(c, "sku", cmd.sku, true);
+    if (!err)
+      err = field(c, "seats", cmd.seats, true);
+    if (err)
+      return error_response(err);
+    if (cmd.code.empty() || cmd.code.size() > 200)
+      return error_response(make_error(errc::code_invalid));
+    // The pool hands the code to its application, which provisions the
+    // subscription and answers with it.
+    auto sub = ask<subscription>(deps.registry, std::move(cmd));
+    if (!sub)
+      return error_response(sub.error());
+    return json_response(201, json{{"subscription_id", sub->id.str()},
+                                   {"subscription", subscription_json(*sub)}});
+  }
+
+  api_response register_sub(call& c) {
+    if (auto bad = only_keys(c, {"organisation", "plan", "program",
+                                 "contact_email", "sku", "hosting", "seats",
+                                 "start", "end"}))
+      return *bad;
+    register_subscription cmd;
+    auto& s = cmd.sub;
+    s.plan = plan::paid;
+    caf::error err;
+    auto read = [&](const char* name, auto& out, bool required = false) {
+      if (!err)
+        err = field(c, name, out, required);
+    };
+    read("organisation", s.organisation, true);
+    read("plan", s.plan);
+    read("program", s.program);
+    read("contact_email", s.contact_email);
+    read("sku", s.sku);
+    read("hosting", s.hosting);
+    read("seats", s.seats, true);
+    read("start", s.start, true);
+    read("end", s.end, true);
+    if (err)
+      return error_response(err);
+    auto sub = ask<subscription>(deps.registry, std::move(cmd));
+    if (!sub)
+      return error_response(sub.error());
+    return json_response(201, subscription_json(*sub));
+  }
+
+  api_response get_subscription(call& c) {
+    auto id = id_param<sub_id>(c, 0);
+    if (!id)
+      return error_response(id.error());
+    auto sub = ask<subscription>(deps.registry, get_atom::value, *id);
+    if (!sub)
+      return error_response(sub.error());
+    auto hist = ask<std::vector<history_entry>>(deps.registry,
+                                                history_atom::value, *id);
+    if (!hist)
+      return error_response(hist.error());
+    auto out = subscription_json(*sub);
+    out["history"] = history_json(*hist);
+    return json_response(200, out);
+  }
+
+  api_response list_subscriptions(call& c) {
+    std::optional<subscription_state> state;
+    std::optional<program> prog;
+    std::optional<plan> pl;
+    auto limit = limit_param(c, default_list_limit, max_list_limit);
+    if (!limit)
+      return error_response(limit.error());
+    if (auto err = enum_filter(c, "state", state))
+      return error_response(err);
+    if (auto err = enum_filter(c, "program", prog))
+      return error_response(err);
+    if (auto err = enum_filter(c, "plan", pl))
+      return error_response(err);
+    auto email = lower(query(c, "email"));
+    auto org = query(c, "organisation");
+    auto items = json::array();
+    json next;
+    auto err = page<subscription>(
+      c, "sub_",
+      [&](const subscription& s) {
+        return (!state || s.state == *state) && (!prog || s.program == *prog)
+               && (!pl || s.plan == *pl)
+               && (email.empty() || lower(s.contact_email) == email)
+               && org_matches(s.organisation, org);
+      },
+      [&](const subscription& s) { items.push_back(subscription_json(s)); },
+      next, *limit);
+    if (err)
+      return error_response(err);
+    return json_response(200, json{{"items", items}, {"next_cursor", next}});
+  }
+
+  api_response usage(call& c) {
+    auto id = id_param<sub_id>(c, 0);
+    if (!id)
+      return error_response(id.error());
+    if (auto bad = only_keys(c, {"seats_used"}))
+      return *bad;
+    report_usage cmd;
+    cmd.id = *id;
+    if (auto err = field(c, "seats_used", cmd.seats_used, true))
+      return error_response(err);
+    auto sub = ask<subscription>(deps.registry, std::move(cmd));
+    if (!sub)
+      return error_response(sub.error());
+    return json_response(200, subscription_json(*sub));
+  }
+
+  api_response open_compliance_case(call& c) {
+    auto id = id_param<sub_id>(c, 0);
+    if (!id)
+      return error_response(id.error());
+    if (auto bad = only_keys(c, {"reason", "curable", "opened_by"}))
+      return *bad;
+    open_case cmd;
+    cmd.subscription = *id;
+    if (auto err = field(c, "reason", cmd.reason, true))
+      return error_response(err);
+    if (auto err = field(c, "curable", cmd.curable, false))
+      return error_response(err);
+    cmd.opened_by = c.by("opened_by");
+    auto sub = ask<subscription>(deps.registry, std::move(cmd));
+    if (!sub)
+      return error_response(sub.error());
+    // A curable case stays open on the subscription; a revoking one is
+    // closed at once, and is the newest case of the subscription.
+    auto cs = sub->open_case.str().empty()
+                ? newest_case_of(*id)
+                : ask<compliance_case>(deps.registry, get_atom::value,
+                                       sub->open_case);
+    if (!cs)
+      return error_response(cs.error());
+    return json_response(201, to_json(*cs));
+  }
+
+  caf::expected<compliance_case> newest_case_of(const sub_id& id) {
+    // Case ids are ULIDs: the newest of the subscription sorts last.
+    auto rows = deps.store->scan(storage::cf::snapshots, "case_");
+    if (!rows)
+      return std::move(rows.error());
+    for (auto i = rows->rbegin(); i != rows->rend(); ++i) {
+      if (i->value.size() < 8)
+        continue;
+      auto cs = decode<compliance_case>(std::string_view{i->value}.substr(8));
+      if (cs && cs->subscription == id)
+        return std::move(*cs);
+    }
+    return make_error(errc::not_found, "no compliance case of " + id.str());
+  }
+
+  api_response revoke(call& c) {
+    auto id = id_param<sub_id>(c, 0);
+    if (!id)
+      return error_response(id.error());
+    if (auto bad = only_keys(c, {"reason", "by"}))
+      return *bad;
+    revoke_subscription cmd;
+    cmd.id = *id;
+    if (auto err = field(c, "reason", cmd.reason, true))
+      return error_response(err);
+    cmd.by = c.by("by");
+    auto sub = ask<subscription>(deps.registry, std::move(cmd));
+    if (!sub)
+      return error_response(sub.error());
+    return json_response(200, subscription_json(*sub));
+  }
+
+  api_response list_cases(call& c) {
+    std::optional<case_state> state;
+    if (auto err = enum_filter(c, "state", state))
+      return error_response(err);
+    auto limit = limit_param(c, default_list_limit, max_list_limit);
+    if (!limit)
+      return error_response(limit.error());
+    std::vector<compliance_case> found;
+    json next;
+    auto err = page<compliance_case>(
+      c, "case_",
+      [&](const compliance_case& x) { return !state || x.state == *state; },
+      [&](const compliance_case& x) { found.push_back(x); }, next, *limit);
+    if (err)
+      return error_response(err);
+    // By deadline, the operators' order (cases without one, i.e. revoked
+    // at once, last).
+    std::stable_sort(found.begin(), found.end(), [](auto& x, auto& y) {
+      auto dx = to_unix_ms(x.deadline) == 0 ? INT64_MAX : to_unix_ms(x.deadline);
+      auto dy = to_unix_ms(y.deadline) == 0 ? INT64_MAX : to_unix_ms(y.deadline);
+      return dx < dy;
+    });
+    auto items = json::array();
+    for (auto& x : found)
+      items.push_back(to_json(x));
+    return json_response(200, json{{"items", items}, {"next_cursor", next}});
+  }
+
+  api_response get_case(call& c) {
+    auto id = id_param<case_id>(c, 0);
+    if (!id)
+      return error_response(id.error());
+    auto cs = ask<compliance_case>(deps.registry, get_atom::value, *id);
+    if (!cs)
+      return error_response(cs.error());
+    return json_response(200, to_json(*cs));
+  }
+
+  api_response cure(call& c) {
+    auto id = id_param<case_id>(c, 0);
+    if (!id)
+      return error_response(id.error());
+    if (auto bad = only_keys(c, {"note", "by"}))
+      return *bad;
+    cure_case cmd;
+    cmd.id = *id;
+    if (auto err = field(c, "note", cmd.note, false))
+      return error_response(err);
+    cmd.by = c.by("by");
+    auto sub = ask<subscription>(deps.registry, std::move(cmd));
+    if (!sub)
+      return error_response(sub.error());
+    auto cs = ask<compliance_case>(deps.registry, get_atom::value, *id);
+    if (!cs)
+      return error_response(cs.error());
+    return json_response(200, to_json(*cs));
+  }
+
+  // -- emergency licenses (seed 002) ------------------------------------------
+
+  api_response emergency_issue(call& c) {
+    if (auto bad = only_keys(c, {"subscription_id", "users",
+                                 "recipient_email", "ticket_url",
+                                 "requested_by", "days"}))
+      return *bad;
+    request_emergency_license cmd;
+    caf::error err;
+    auto read = [&](const char* name, auto& out, bool required = false) {
+      if (!err)
+        err = field(c, name, out, required);
+    };
+    read("subscription_id", cmd.subscription);
+    read("users", cmd.users, true);
+    read("recipient_email", cmd.recipient_email, true);
+    read("ticket_url", cmd.ticket_url, true);
+    read("days", cmd.days);
+    if (err)
+      return error_response(err);
+    cmd.requested_by = c.by("requested_by");
+    if (!deps.sv)
+      return error_response(503, "unavailable", "the node is not ready");
+    auto lic = ask<emergency_license>(deps.sv->emergency, std::move(cmd));
+    if (!lic)
+      return error_response(lic.error());
+    return json_response(201, license_json(*lic));
+  }
+
+  api_response emergency_find(call& c) {
+    auto email = query(c, "email");
+    if (email.empty() || email.size() > 320)
+      return error_response(422, "invalid_argument",
+                            "email: the recipient's email is required");
+    auto recs = ask<std::vector<audit_record>>(deps.sv->emergency,
+                                               find_atom::value, email);
+    if (!recs)
+      return error_response(recs.error());
+    auto items = json::array();
+    for (auto& r : *recs)
+      items.push_back(to_json(r));
+    return json_response(200, json{{"items", items}});
+  }
+
+  api_response emergency_get(call& c) {
+    auto id = id_param<em_id>(c, 0);
+    if (!id)
+      return error_response(id.error());
+    auto lic = ask<emergency_license>(deps.sv->emergency, get_atom::value,
+                                      *id);
+    if (!lic)
+      return error_response(lic.error());
+    return json_response(200, license_json(*lic));
+  }
+
+  api_response emergency_resend(call& c) {
+    auto id = id_param<em_id>(c, 0);
+    if (!id)
+      return error_response(id.error());
+    if (auto bad = only_keys(c, {"by"}))
+      return *bad;
+    auto lic = ask<emergency_license>(deps.sv->emergency, resend_atom::value,
+                                      *id, c.by("by"));
+    if (!lic)
+      return error_response(lic.error());
+    return json_response(200, license_json(*lic));
+  }
+
+  // -- support ----------------------------------------------------------------
+
+  api_response triage(call& c) {
+    if (auto bad = only_keys(c, {"program", "category", "text"}))
+      return *bad;
+    if (!deps.routing)
+      return error_response(503, "unavailable", "no routing table loaded");
+    triage_request tr;
+    caf::error err;
+    if (!err)
+      err = field(c, "program", tr.program, true);
+    if (!err)
+      err = field(c, "category", tr.category, false);
+    if (!err)
+      err = field(c, "text", tr.text, false);
+    if (err)
+      return error_response(err);
+    auto r = deps.routing->triage(tr);
+    if (!r)
+      return error_response(r.error());
+    return json_response(200, json{{"category", r->category},
+                                   {"action", r->action},
+                                   {"macro", r->macro},
+                                   {"inbox", r->inbox},
+                                   {"channel", r->channel},
+                                   {"dri", r->dri},
+                                   {"guidance", r->guidance}});
+  }
+
+  // -- coupons ----------------------------------------------------------------
+
+  caf::expected<caf::actor> pool_of(const call& c) {
+    auto p = program_param(c, 0);
+    if (!p)
+      return std::move(p.error());
+    auto& pool = deps.pools[static_cast<size_t>(*p)];
+    if (!pool)
+      return make_error(errc::unavailable, "no coupon pool");
+    return pool;
+  }
+
+  api_response coupon_stock(call& c) {
+    auto pool = pool_of(c);
+    if (!pool)
+      return error_response(pool.error());
+    auto s = ask<pool_stock>(*pool, get_atom::value);
+    if (!s)
+      return error_response(s.error());
+    return json_response(200, to_json(*s));
+  }
+
+  api_response coupon_import(call& c) {
+    auto pool = pool_of(c);
+    if (!pool)
+      return error_response(pool.error());
+    auto ct = lower(c.req.content_type.substr(0, c.req.content_type.find(';')));
+    if (ct != "text/csv" && ct != "text/plain")
+      return error_response(415, "unsupported_media_type",
+                            "Content-Type must be text/csv");
+    import_coupons cmd;
+    cmd.program = *program_param(c, 0);
+    cmd.csv = c.req.body;
+    cmd.source = "api:" + (c.key ? c.key->name : std::string{});
+    auto rep = ask<import_report>(*pool, std::move(cmd));
+    if (!rep)
+      return error_response(rep.error());
+    log.info("coupons imported program={} imported={} by={}",
+             to_string(rep->program), rep->imported,
+             c.key ? c.key->name : "?");
+    return json_response(200, to_json(*rep));
+  }
+
+  api_response coupon_codes(call& c) {
+    auto pool = pool_of(c);
+    if (!pool)
+      return error_response(pool.error());
+    auto limit = limit_param(c, 1000, 100'000);
+    if (!limit)
+      return error_response(limit.error());
+    auto codes = ask<std::vector<std::string>>(*pool, codes_atom::value);
+    if (!codes)
+      return error_response(codes.error());
+    if (codes->size() > *limit)
+      codes->resize(*limit);
+    log.info("coupon codes read program={} count={} by={}", c.param(0),
+             codes->size(), c.key ? c.key->name : "?");
+    return json_response(200, json{{"program", c.param(0)}, {"codes", *codes}});
+  }
+
+  // -- operations -------------------------------------------------------------
+
+  api_response list_timers(call& c) {
+    duration within = std::chrono::hours(24 * 7);
+    if (auto w = query(c, "within"); !w.empty()) {
+      auto d = parse_duration(w);
+      if (!d || d->count() <= 0)
+        return error_response(422, "invalid_argument",
+                              "within: a duration such as 7d or 12h");
+      within = *d;
+    }
+    auto limit = limit_param(c, 100, 10'000);
+    if (!limit)
+      return error_response(limit.error());
+    auto owner = query(c, "owner");
+    auto ts = deps.store->due_timers(deps.clock->now() + within, *limit, owner);
+    if (!ts)
+      return error_response(ts.error());
+    auto items = json::array();
+    for (auto& t : *ts)
+      items.push_back(to_json(t));
+    return json_response(200, json{{"items", items}});
+  }
+
+  api_response outbox_status_route(call&) {
+    auto st = ask<outbox_status>(deps.sv->outbox, outbox_atom::value);
+    if (!st)
+      return error_response(st.error());
+    auto failures = json::array();
+    for (auto& n : st->failures)
+      failures.push_back(notification_json(n));
+    return json_response(200, json{{"pending", st->pending},
+                                   {"delivered", st->delivered},
+                                   {"failed", st->failed},
+                                   {"failures", failures}});
+  }
+
+  api_response outbox_retry(call& c) {
+    auto id = id_param<ntf_id>(c, 0);
+    if (!id)
+      return error_response(id.error());
+    auto n = ask<notification>(deps.sv->outbox, retry_atom::value, *id);
+    if (!n)
+      return error_response(n.error());
+    return json_response(200, notification_json(*n));
+  }
+
+  json timer_stats() {
+    json out = json::object();
+    if (!deps.sv)
+      return out;
+    for (auto& [owner, hdl] : deps.sv->timers) {
+      caf::scoped_actor self{*deps.sys};
+      self->request(hdl, deps.timeout, stats_atom::value)
+        .receive(
+          [&](uint64_t fired, uint64_t failed, uint64_t in_flight,
+              uint64_t backing_off, int64_t max_lateness_ms) {
+            out[owner] = json{{"fired", fired},
+                              {"failed", failed},
+                              {"in_flight", in_flight},
+                              {"backing_off", backing_off},
+                              {"max_lateness_ms", max_lateness_ms}};
+          },
+          [&](caf::error&) { out[owner] = nullptr; });
+    }
+    return out;
+  }
+
+  json registry_stats() {
+    json out = nullptr;
+    caf::scoped_actor self{*deps.sys};
+    self->request(deps.registry, deps.timeout, stats_atom::value)
+      .receive(
+        [&](uint64_t active, uint64_t activations, uint64_t passivations,
+            uint64_t crashes, uint64_t deferred) {
+          out = json{{"active", active},
+                     {"activations", activations},
+                     {"passivations", passivations},
+                     {"crashes", crashes},
+                     {"deferred", deferred}};
+        },
+        [&](caf::error&) {});
+    return out;
+  }
+
+  api_response node_status(call&) {
+    auto m = deps.store->metrics();
+    json out;
+    out["node"] = json{{"name", deps.node_name},
+                       {"version", "0.1.0"},
+                       {"clock", std::string{deps.clock->kind()}},
+                       {"now", to_iso8601(deps.clock->now())},
+                       {"data_dir", deps.data_dir}};
+    out["store"] = json{{"open", deps.store->is_open()},
+                        {"commits", m.commits},
+                        {"failed_commits", m.failed_commits},
+                        {"conflicts", m.conflicts},
+                        {"groups", m.groups},
+                        {"syncs", m.syncs},
+                        {"bytes", m.bytes},
+                        {"avg_group", m.avg_group_size()}};
+    out["registry"] = registry_stats();
+    out["timers"] = timer_stats();
+    auto ob = deps.sv ? ask<outbox_status>(deps.sv->outbox, outbox_atom::value)
+                      : caf::expected<outbox_status>{
+                        make_error(errc::unavailable)};
+    out["outbox"] = ob ? json{{"pending", ob->pending},
+                              {"delivered", ob->delivered},
+                              {"failed", ob->failed}}
+                       : json(nullptr);
+    return json_response(200, out);
+  }
+
+  uint64_t fired_total() {
+    uint64_t total = 0;
+    auto stats = timer_stats();
+    for (auto& [owner, s] : stats.items())
+      if (s.is_object())
+        total += s.value("fired", uint64_t{0});
+    return total;
+  }
+
+  api_response admin_clock(call& c) {
+    if (!deps.manual)
+      return error_response(404, "not_found",
+                            "the node does not run the manual clock");
+    if (auto bad = only_keys(c, {"advance", "set"}))
+      return *bad;
+    bool has_advance = c.body.contains("advance");
+    bool has_set = c.body.contains("set");
+    if (has_advance == has_set)
+      return error_response(422, "invalid_argument",
+                            "body: give exactly one of advance or set");
+    auto before = fired_total();
+    if (has_advance) {
+      std::string text;
+      if (auto err = field(c, "advance", text, true))
+        return error_response(err);
+      auto d = parse_duration(text);
+      if (!d || d->count() < 0)
+        return error_response(422, "invalid_argument",
+                              "advance: a duration such as 30d, 12h or 90s");
+      if (auto t = deps.manual->advance(*d); !t)
+        return error_response(t.error());
+    } else {
+      time_point t;
+      if (auto err = field(c, "set", t, true))
+        return error_response(err);
+      if (auto err = deps.manual->set(t))
+        return error_response(err);
+    }
+    log.info("clock moved now={} by={}", to_iso8601(deps.clock->now()),
+             c.key ? c.key->name : "?");
+    // Answer once what came due has fired, so a script's next request sees
+    // its effects.
+    if (deps.sv)
+      if (auto err = flush_timers(*deps.sys, *deps.sv))
+        return error_response(err);
+    auto after = fired_total();
+    return json_response(200, json{{"now", to_iso8601(deps.clock->now())},
+                                   {"fired", after - before}});
+  }
+
+  // -- metrics ----------------------------------------------------------------
+
+  void observe(const std::string& label, const std::string& method,
+               int status, double secs) {
+    std::lock_guard<std::mutex> guard{metrics_mtx};
+    ++requests[{label, method, status}];
+    auto& m = latencies[label];
+    ++m.count;
+    m.sum += secs;
+    for (size_t i = 0; i < latency_buckets.size(); ++i)
+      if (secs <= latency_buckets[i])
+        ++m.buckets[i];
+  }
+
+  std::string metrics_text() {
+    std::string out;
+    auto line = [&](auto&&... xs) {
+      out += fmt::format(std::forward<decltype(xs)>(xs)...);
+      out += '\n';
+    };
+    {
+      std::lock_guard<std::mutex> guard{metrics_mtx};
+      line("# HELP tenure_http_requests_total Requests served, by route, "
+           "method and status.");
+      line("# TYPE tenure_http_requests_total counter");
+      for (auto& [k, n] : requests)
+        line("tenure_http_requests_total{{route=\"{}\",method=\"{}\","
+             "status=\"{}\"}} {}",
+             std::get<0>(k), std::get<1>(k), std::get<2>(k), n);
+      line("# HELP tenure_http_request_seconds Request latency.");
+      line("# TYPE tenure_http_request_seconds histogram");
+      for (auto& [label, m] : latencies) {
+        for (size_t i = 0; i < latency_buckets.size(); ++i)
+          line("tenure_http_request_seconds_bucket{{route=\"{}\",le=\"{}\"}} "
+               "{}",
+               label, latency_buckets[i], m.buckets[i]);
+        line("tenure_http_request_seconds_bucket{{route=\"{}\",le=\"+Inf\"}} "
+             "{}",
+             label, m.count);
+        line("tenure_http_request_seconds_sum{{route=\"{}\"}} {}", label,
+             m.sum);
+        line("tenure_http_request_seconds_count{{route=\"{}\"}} {}", label,
+             m.count);
+      }
+    }
+    auto m = deps.store->metrics();
+    line("# HELP tenure_store_commits_total Commits acknowledged by the store.");
+    line("# TYPE tenure_store_commits_total counter");
+    line("tenure_store_commits_total {}", m.commits);
+    line("# HELP tenure_store_failed_commits_total Commits that failed.");
+    line("# TYPE tenure_store_failed_commits_total counter");
+    line("tenure_store_failed_commits_total {}", m.failed_commits);
+    line("# HELP tenure_store_syncs_total WAL syncs (one per group).");
+    line("# TYPE tenure_store_syncs_total counter");
+    line("tenure_store_syncs_total {}", m.syncs);
+    line("# HELP tenure_timers_pending Durable timers stored (estimate).");
+    line("# TYPE tenure_timers_pending gauge");
+    line("tenure_timers_pending {}",
+         deps.store->estimate_rows(storage::cf::timers));
+    line("# HELP tenure_timers_fired_total Timers fired, by owner.");
+    line("# TYPE tenure_timers_fired_total counter");
+    auto stats = timer_stats();
+    for (auto& [owner, s] : stats.items())
+      if (s.is_object())
+        line("tenure_timers_fired_total{{owner=\"{}\"}} {}", owner,
+             s.value("fired", uint64_t{0}));
+    if (deps.sv) {
+      auto ob = ask<outbox_status>(deps.sv->outbox, outbox_atom::value);
+      if (ob) {
+        line("# HELP tenure_outbox_pending Notifications waiting for "
+             "delivery.");
+        line("# TYPE tenure_outbox_pending gauge");
+        line("tenure_outbox_pending {}", ob->pending);
+        line("# HELP tenure_outbox_failed Notifications that gave up.");
+        line("# TYPE tenure_outbox_failed gauge");
+        line("tenure_outbox_failed {}", ob->failed);
+      }
+    }
+    auto reg = registry_stats();
+    if (reg.is_object()) {
+      line("# HELP tenure_entities_active Entity actors in memory.");
+      line("# TYPE tenure_entities_active gauge");
+      line("tenure_entities_active {}", reg.value("active", uint64_t{0}));
+    }
+    return out;
+  }
+};
+
+api::api(api_deps deps) : impl_(new impl(std::move(deps))) {
+  // nop
+}
+
+api::~api() = default;
+
+api_response api::handle(const api_request& req) {
+  return impl_->handle(req);
+}
+
+std::string api::metrics() {
+  return impl_->metrics_text();
+}
+
+} // namespace tenure
