@@ -5,6 +5,7 @@
 #include <cctype>
 #include <chrono>
 #include <cmath>
+#include <deque>
 #include <mutex>
 #include <set>
 #include <unordered_set>
@@ -302,6 +303,37 @@ struct api::impl {
   std::mutex idem_mtx;
   std::unordered_set<std::string> idem_in_flight;
   std::atomic<uint64_t> idem_writes{0};
+
+  // -- failed redemptions ----------------------------------------------------
+  // Coupon enumeration (OWASP API6, business-flow abuse): a caller whose
+  // redemptions keep failing with unknown codes is slowed down. Real time,
+  // not domain time: this protects the node, not a business rule.
+  std::mutex redeem_mtx;
+  std::map<std::string, std::deque<std::chrono::steady_clock::time_point>>
+    failed_redeems;
+  static constexpr size_t max_failed_redeems = 20;
+  static constexpr std::chrono::seconds failed_redeem_window{60};
+
+  /// Drops failures older than the window; true when `who` may try again.
+  bool may_redeem(const std::string& who) {
+    std::lock_guard<std::mutex> guard{redeem_mtx};
+    auto i = failed_redeems.find(who);
+    if (i == failed_redeems.end())
+      return true;
+    auto cutoff = std::chrono::steady_clock::now() - failed_redeem_window;
+    while (!i->second.empty() && i->second.front() < cutoff)
+      i->second.pop_front();
+    if (i->second.empty()) {
+      failed_redeems.erase(i);
+      return true;
+    }
+    return i->second.size() < max_failed_redeems;
+  }
+
+  void redeem_failed(const std::string& who) {
+    std::lock_guard<std::mutex> guard{redeem_mtx};
+    failed_redeems[who].push_back(std::chrono::steady_clock::now());
+  }
 
   // -- metrics ----------------------------------------------------------------
   std::mutex metrics_mtx;
@@ -1064,13 +1096,25 @@ struct api::impl {
       err = field(c, "seats", cmd.seats, true);
     if (err)
       return error_response(err);
-    if (cmd.code.empty() || cmd.code.size() > 200)
+    auto who = c.key ? c.key->name : std::string{};
+    if (!may_redeem(who))
+      return error_response(429, "rate_limited",
+                            fmt::format("more than {} unknown codes in {} s; "
+                                        "wait a minute",
+                                        max_failed_redeems,
+                                        failed_redeem_window.count()));
+    if (cmd.code.empty() || cmd.code.size() > 200) {
+      redeem_failed(who);
       return error_response(make_error(errc::code_invalid));
+    }
     // The pool hands the code to its application, which provisions the
     // subscription and answers with it.
     auto sub = ask<subscription>(deps.registry, std::move(cmd));
-    if (!sub)
+    if (!sub) {
+      if (sub.error() == errc::code_invalid)
+        redeem_failed(who);
       return error_response(sub.error());
+    }
     return json_response(201, json{{"subscription_id", sub->id.str()},
                                    {"subscription", subscription_json(*sub)}});
   }
