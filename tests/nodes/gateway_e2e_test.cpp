@@ -1,0 +1,1213 @@
+// End-to-end through the HTTP gateway: starts the real tenured binary on
+// loopback with the manual clock and drives the workflows of seeds 001 and
+// 002 over /v1 as the outside world does (the verifier's signed callback,
+// the checkout portal, support, billing), checking the contract of
+// docs/openapi.yaml.
+//
+// The test keeps its own tiny implementations of SHA-256 hex, HMAC and ISO
+// times (OpenSSL, timegm) instead of the node's, so a node that signs or
+// formats differently from the contract fails here.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <sys/stat.h>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include "tests/support/process.hpp"
+
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+using tenure::test::child_process;
+using tenure::test::temp_dir;
+
+namespace {
+
+// -- small tools --------------------------------------------------------------
+
+std::string to_hex(const unsigned char* data, size_t size) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(size * 2);
+  for (size_t i = 0; i < size; ++i) {
+    out += digits[data[i] >> 4];
+    out += digits[data[i] & 0x0f];
+  }
+  return out;
+}
+
+std::string sha256_hex(const std::string& data) {
+  unsigned char out[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out);
+  return to_hex(out, sizeof(out));
+}
+
+/// HMAC-SHA256(key, msg), lower-case hex: the catalog's webhook signature.
+std::string hmac_sha256_hex(const std::string& key, const std::string& msg) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), out,
+       &len);
+  return to_hex(out, len);
+}
+
+std::string random_hex(size_t bytes) {
+  std::vector<unsigned char> raw(bytes);
+  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1)
+    return {};
+  return to_hex(raw.data(), raw.size());
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  return std::string{std::istreambuf_iterator<char>{in}, {}};
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
+    s.pop_back();
+  size_t b = 0;
+  while (b < s.size() && std::isspace(static_cast<unsigned char>(s[b])))
+    ++b;
+  return s.substr(b);
+}
+
+/// Milliseconds since the epoch of `2026-11-23T10:00:00Z` or
+/// `2026-11-23T10:00:00.123Z`; nothing for anything else.
+std::optional<int64_t> parse_iso_ms(const std::string& text) {
+  std::tm tm{};
+  int ms = 0;
+  char rest[8] = {};
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%7s", &tm.tm_year,
+                  &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
+                  rest)
+      != 7)
+    return std::nullopt;
+  std::string tail = rest;
+  if (tail.size() == 5 && tail[0] == '.' && tail[4] == 'Z')
+    ms = std::stoi(tail.substr(1, 3));
+  else if (tail != "Z")
+    return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<int64_t>(timegm(&tm)) * 1000 + ms;
+}
+
+std::string iso_ms(int64_t unix_ms) {
+  auto secs = static_cast<time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[80];
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                tm.tm_min, tm.tm_sec, static_cast<int>(unix_ms % 1000));
+  return buf;
+}
+
+constexpr int64_t day_ms = 86'400'000;
+
+/// A copy of `x` without secrets (coupon codes, license keys), for failure
+/// messages: tests must not print what the node keeps out of its logs.
+json redacted(json x, const std::string& parent = {}) {
+  if (x.is_object()) {
+    for (auto& [k, v] : x.items()) {
+      // `code` is secret in a redeem body, not in an error.
+      bool secret = k == "coupon_code" || k == "license_key" || k == "codes"
+                    || (k == "code" && parent != "error");
+      if (secret)
+        v = "<redacted>";
+      else
+        v = redacted(v, k);
+    }
+  } else if (x.is_array()) {
+    for (auto& v : x)
+      v = redacted(v, parent);
+  }
+  return x;
+}
+
+// -- HTTP ---------------------------------------------------------------------
+
+/// One answer of the node: status (0 when nothing came back), parsed body
+/// (null when not JSON) and headers.
+struct reply {
+  int status = 0;
+  json body;
+  std::string text;
+  httplib::Headers headers;
+
+  std::string header(const std::string& name) const {
+    auto i = headers.find(name);
+    return i == headers.end() ? std::string{} : i->second;
+  }
+
+  std::string error_code() const {
+    if (body.is_object() && body.contains("error") && body["error"].is_object())
+      return body["error"].value("code", std::string{});
+    return {};
+  }
+
+  std::string error_message() const {
+    if (body.is_object() && body.contains("error") && body["error"].is_object())
+      return body["error"].value("message", std::string{});
+    return {};
+  }
+
+  /// Status and body, secrets redacted, for assertion messages.
+  std::string describe() const {
+    auto shown = body.is_null() ? text.substr(0, 300) : redacted(body).dump();
+    return "HTTP " + std::to_string(status) + " " + shown;
+  }
+};
+
+/// A client of the node's /v1 API holding one bearer token.
+class api_client {
+public:
+  api_client(int port, std::string token)
+    : cli_("127.0.0.1", port)
+    , token_(std::move(token)) {
+    cli_.set_connection_timeout(5, 0);
+    cli_.set_read_timeout(30, 0);
+    cli_.set_write_timeout(30, 0);
+  }
+
+  reply get(const std::string& target) {
+    return wrap(cli_.Get(target.c_str(), auth({})));
+  }
+
+  reply post(const std::string& target, const json& body,
+             httplib::Headers extra = {}) {
+    return post_raw(target, body.dump(), "application/json", std::move(extra));
+  }
+
+  reply post_raw(const std::string& target, const std::string& body,
+                 const std::string& content_type, httplib::Headers extra = {}) {
+    return wrap(cli_.Post(target.c_str(), auth(std::move(extra)), body,
+                          content_type.c_str()));
+  }
+
+private:
+  httplib::Headers auth(httplib::Headers h) const {
+    if (!token_.empty())
+      h.emplace("Authorization", "Bearer " + token_);
+    return h;
+  }
+
+  static reply wrap(const httplib::Result& r) {
+    reply out;
+    if (!r)
+      return out;
+    out.status = r->status;
+    out.text = r->body;
+    out.headers = r->headers;
+    out.body = json::parse(r->body, nullptr, false);
+    if (out.body.is_discarded())
+      out.body = nullptr;
+    return out;
+  }
+
+  httplib::Client cli_;
+  std::string token_;
+};
+
+/// Polls `probe` until it returns true or `timeout` passes; a short bounded
+/// pause between tries (the node works asynchronously: outbox, pools).
+template <class Probe>
+bool eventually(Probe probe, std::chrono::milliseconds timeout = 20s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (probe())
+      return true;
+    if (std::chrono::steady_clock::now() >= deadline)
+      return false;
+    std::this_thread::sleep_for(20ms);
+  }
+}
+
+// -- the node -----------------------------------------------------------------
+
+std::string tenured_bin() {
+  return tenure::test::build_dir() + "/nodes/tenured";
+}
+
+std::string default_config() {
+  return tenure::test::source_dir() + "/config/tenured.conf";
+}
+
+/// A tenured on loopback with the manual clock, free ports, its own data.
+struct tenured_node {
+  explicit tenured_node(const std::string& data)
+    : proc({tenured_bin(), "--config", default_config(), "--data", data,
+            "--http-port", "0", "--shell-port", "0", "--clock", "manual"}) {
+    line = proc.wait_for_output("tenured: listening", 60s);
+    if (line) {
+      std::smatch m;
+      std::regex re{"http=127\\.0\\.0\\.1:([0-9]+)"};
+      if (std::regex_search(*line, m, re))
+        port = std::stoi(m[1]);
+    }
+  }
+
+  /// SIGTERM, then the exit code (nothing on timeout).
+  std::optional<int> stop() {
+    proc.signal(SIGTERM);
+    return proc.wait(30s);
+  }
+
+  child_process proc;
+  std::optional<std::string> line;
+  int port = 0;
+};
+
+// -- the catalog --------------------------------------------------------------
+
+/// The lines (product, term) of SKU `id` in config/catalog.json.
+std::vector<std::pair<std::string, std::string>>
+sku_lines(const std::string& id) {
+  auto doc = json::parse(
+    read_file(tenure::test::source_dir() + "/config/catalog.json"), nullptr,
+    false);
+  std::vector<std::pair<std::string, std::string>> out;
+  if (doc.is_discarded())
+    return out;
+  for (auto& s : doc["skus"])
+    if (s.value("id", std::string{}) == id)
+      for (auto& l : s["lines"])
+        out.emplace_back(l.value("product", std::string{}),
+                         l.value("term", std::string{}));
+  return out;
+}
+
+// -- the fixture --------------------------------------------------------------
+
+const char* const code_used_message = "This code has already been used.";
+const char* const code_invalid_message
+  = "This code is not valid. Try re-entering the code from your email.";
+
+/// One program offering to drive through stages 0-3.
+struct offering {
+  std::string program;
+  std::string hosting;
+  std::string support;
+  std::string term;
+  std::string sku;
+  /// Whether the external verifier decides (EDU, OSS on SaaS) or the
+  /// program team's review queue (Startups, OSS self-managed).
+  bool external;
+};
+
+/// What stages 0-3 left: the application, its code and the subscription.
+struct provisioned {
+  std::string app_id;
+  std::string code;
+  std::string email;
+  std::string sub_id;
+  json subscription;
+};
+
+class gateway_e2e : public ::testing::Test {
+public:
+  // One node for the suite (ctest runs each test in its own process, so
+  // there each test gets a fresh node). Every test uses its own emails,
+  // organisations and codes, and reads the domain time from GET /v1/node,
+  // so the tests do not depend on each other's order or clock moves.
+  static void SetUpTestSuite() {
+    dir_ = new temp_dir("tenure-gw-e2e");
+    data_ = dir_->path() + "/data";
+    std::filesystem::create_directories(data_);
+    // Our own keys file before the first start: the node then writes no
+    // admin.token, and the test knows an admin and a read-only token.
+    admin_token_ = random_hex(32);
+    reader_token_ = random_hex(32);
+    json keys{{"keys",
+               {{{"name", "e2e-admin"},
+                 {"token_sha256", sha256_hex(admin_token_)},
+                 {"scopes", {"admin"}}},
+                {{"name", "e2e-reader"},
+                 {"token_sha256", sha256_hex(reader_token_)},
+                 {"scopes", {"read"}}}}}};
+    tenure::test::write_file(data_ + "/keys.json", keys.dump(2));
+    ::chmod((data_ + "/keys.json").c_str(), 0600);
+    node_ = new tenured_node(data_);
+    if (node_->port > 0)
+      secret_ = trim(read_file(data_ + "/verifier-callback.secret"));
+  }
+
+  static void TearDownTestSuite() {
+    if (node_) {
+      node_->stop();
+      delete node_;
+      node_ = nullptr;
+    }
+    delete dir_;
+    dir_ = nullptr;
+  }
+
+protected:
+  void SetUp() override {
+    ASSERT_NE(node_, nullptr);
+    ASSERT_TRUE(node_->line) << node_->proc.err();
+    ASSERT_GT(node_->port, 0) << *node_->line;
+    ASSERT_GE(secret_.size(), 16u)
+      << "no verifier callback secret in " << data_;
+    ASSERT_FALSE(std::filesystem::exists(data_ + "/admin.token"))
+      << "the node wrote an admin token although keys.json existed";
+    admin_ = std::make_unique<api_client>(node_->port, admin_token_);
+    reader_ = std::make_unique<api_client>(node_->port, reader_token_);
+    anonymous_ = std::make_unique<api_client>(node_->port, "");
+  }
+
+  // -- helpers ----------------------------------------------------------------
+
+  /// A name no other test (or run) uses.
+  static std::string unique(const std::string& prefix) {
+    return prefix + "-" + random_hex(5);
+  }
+
+  /// The node's domain time (GET /v1/node), in Unix milliseconds.
+  void node_now(int64_t& out) {
+    auto r = admin_->get("/v1/node");
+    ASSERT_EQ(r.status, 200) << r.describe();
+    ASSERT_TRUE(r.body["node"]["now"].is_string()) << r.describe();
+    auto t = parse_iso_ms(r.body["node"]["now"].get<std::string>());
+    ASSERT_TRUE(t) << r.describe();
+    out = *t;
+  }
+
+  void advance(const std::string& by) {
+    auto r = admin_->post("/v1/admin/clock", json{{"advance", by}});
+    ASSERT_EQ(r.status, 200) << r.describe();
+    ASSERT_TRUE(r.body["now"].is_string()) << r.describe();
+  }
+
+  /// An eligible application body of `o`'s program for `email`/`org`.
+  static json application_body(const offering& o, const std::string& email,
+                               const std::string& org, int seats = 25) {
+    auto site = "https://" + org + ".example.org";
+    json body{
+      {"program", o.program},
+      {"applicant",
+       {{"name", "Ada Lovelace"},
+        {"email", email},
+        {"job_title", "Maintainer"},
+        {"country", "DE"}}},
+      {"organisation", {{"name", org}, {"country", "DE"}, {"website", site}}},
+      {"hosting", o.hosting},
+      {"seats", seats},
+      {"support", o.support},
+      {"term", o.term}};
+    if (o.program == "edu") {
+      body["channel"] = "sheerid";
+      body["edu"] = {{"institution", org}, {"level", "university"}};
+    } else if (o.program == "oss") {
+      body["channel"] = "sheerid";
+      body["oss"] = {{"project_name", org},
+                     {"description", "A compiler for a small language"},
+                     {"public_url", site},
+                     {"license", "MIT"},
+                     {"public_projects", 3},
+                     {"private_projects", 0},
+                     {"attests_not_for_profit", true}};
+      if (o.hosting == "self_managed")
+        body["oss"]["self_managed_reason"]
+          = "Our CI runs air-gapped for reproducible builds";
+    } else {
+      body["channel"] = "marketo";
+      body["startup"] = {{"company_website", site},
+                         {"founded_year", 2023},
+                         {"employees", 12},
+                         {"funding_stage", "seed"}};
+    }
+    return body;
+  }
+
+  /// Imports `n` fresh codes into `program`'s pool.
+  void import_codes(const std::string& program, int n) {
+    std::string csv;
+    for (int i = 0; i < n; ++i)
+      csv += "E2E-" + random_hex(8) + "\n";
+    auto r
+      = admin_->post_raw("/v1/coupons/" + program + "/import", csv, "text/csv");
+    ASSERT_EQ(r.status, 200) << r.describe();
+    EXPECT_EQ(r.body["program"], program) << r.describe();
+    EXPECT_EQ(r.body["imported"], n) << r.describe();
+    EXPECT_EQ(r.body["invalid"], 0) << r.describe();
+  }
+
+  void submit(const json& body, json& app) {
+    auto r = admin_->post("/v1/applications", body);
+    ASSERT_EQ(r.status, 201) << r.describe();
+    ASSERT_TRUE(r.body["id"].is_string()) << r.describe();
+    ASSERT_EQ(r.body["id"].get<std::string>().rfind("app_", 0), 0u)
+      << r.describe();
+    app = r.body;
+  }
+
+  void get_app(const std::string& id, json& app, api_client* as = nullptr) {
+    auto r = (as ? as : admin_.get())->get("/v1/applications/" + id);
+    ASSERT_EQ(r.status, 200) << r.describe();
+    app = r.body;
+  }
+
+  /// Waits until the application is in `state`.
+  void wait_state(const std::string& id, const std::string& state, json& app) {
+    reply last;
+    bool ok = eventually([&] {
+      last = admin_->get("/v1/applications/" + id);
+      return last.status == 200 && last.body.value("state", "") == state;
+    });
+    ASSERT_TRUE(ok) << "application " << id << " never became " << state
+                    << "; last: " << last.describe();
+    app = last.body;
+  }
+
+  /// A signed callback of the verifier, as it would send it.
+  reply callback(const json& body, const std::string& secret, int64_t t_secs,
+                 const std::string& raw = {}) {
+    auto text = raw.empty() ? body.dump() : raw;
+    auto sig = "t=" + std::to_string(t_secs) + ",v1="
+               + hmac_sha256_hex(secret, std::to_string(t_secs) + "." + text);
+    return anonymous_->post_raw("/v1/verifier/callback", text,
+                                "application/json",
+                                {{"Tenure-Signature", sig}});
+  }
+
+  static json callback_body(const std::string& app_id,
+                            const std::string& result,
+                            const std::string& reason = {}) {
+    json b{{"event_id", unique("evt")},
+           {"application_id", app_id},
+           {"result", result}};
+    if (!reason.empty())
+      b["reason"] = reason;
+    return b;
+  }
+
+  /// Lets the verify_start timer fire (the local stand-in verifier creates
+  /// the verification) and waits until the application holds its reference.
+  void start_external_verification(const std::string& id) {
+    json app;
+    ASSERT_NO_FATAL_FAILURE(get_app(id, app));
+    ASSERT_EQ(app["state"], "verifying") << redacted(app).dump();
+    ASSERT_EQ(app["path"], "external") << redacted(app).dump();
+    ASSERT_NO_FATAL_FAILURE(advance("1s"));
+    reply last;
+    bool ok = eventually([&] {
+      last = admin_->get("/v1/applications/" + id);
+      return last.status == 200
+             && last.body.value("verification_attempts", 0) >= 1;
+    });
+    ASSERT_TRUE(ok) << "no verification started for " << id
+                    << "; last: " << last.describe();
+    EXPECT_FALSE(last.body.value("external_ref", std::string{}).empty())
+      << last.describe();
+  }
+
+  /// Delivers the verifier's result for `id`, signed with the node's secret
+  /// at the node's time.
+  void deliver_result(const std::string& id, const std::string& result,
+                      const std::string& reason, json& app) {
+    int64_t now = 0;
+    ASSERT_NO_FATAL_FAILURE(node_now(now));
+    auto r = callback(callback_body(id, result, reason), secret_, now / 1000);
+    ASSERT_EQ(r.status, 200) << r.describe();
+    EXPECT_EQ(r.body["status"], "accepted") << r.describe();
+    EXPECT_EQ(r.body["application"]["id"], id) << r.describe();
+    app = r.body["application"];
+  }
+
+  /// Checks `id` is in the review queue and approves it.
+  void approve_in_review(const std::string& id, const std::string& program) {
+    auto q = admin_->get("/v1/reviews");
+    ASSERT_EQ(q.status, 200) << q.describe();
+    ASSERT_TRUE(q.body["items"].is_array()) << q.describe();
+    bool found = false;
+    for (auto& item : q.body["items"]) {
+      if (item["application"] == id) {
+        found = true;
+        EXPECT_EQ(item["program"], program) << item.dump();
+        EXPECT_TRUE(item["due"].is_string()) << item.dump();
+        EXPECT_EQ(item["overdue"], false) << item.dump();
+      }
+    }
+    ASSERT_TRUE(found) << id << " is not in the review queue: " << q.describe();
+    auto r
+      = admin_->post("/v1/reviews/" + id, json{{"decision", "approve"},
+                                               {"reason", "eligible"},
+                                               {"reviewer", "program-team"}});
+    ASSERT_EQ(r.status, 200) << r.describe();
+    EXPECT_EQ(r.body["id"], id) << r.describe();
+    auto state = r.body.value("state", "");
+    EXPECT_TRUE(state == "awaiting_code" || state == "booked") << state;
+  }
+
+  /// Waits for the success email of `app_id` in DATA/mail and returns its
+  /// text.
+  void wait_success_mail(const std::string& email, const std::string& app_id,
+                         std::string& text) {
+    auto dir = data_ + "/mail";
+    bool ok = eventually([&] {
+      std::error_code ec;
+      if (!std::filesystem::is_directory(dir, ec))
+        return false;
+      for (auto& e : std::filesystem::directory_iterator(dir, ec)) {
+        if (e.path().extension() != ".eml")
+          continue;
+        auto t = read_file(e.path().string());
+        if (t.find("X-Tenure-Template: booking_success") != std::string::npos
+            && t.find(email) != std::string::npos
+            && t.find(app_id) != std::string::npos) {
+          text = std::move(t);
+          return true;
+        }
+      }
+      return false;
+    });
+    ASSERT_TRUE(ok) << "no booking_success email for " << app_id << " in "
+                    << dir;
+  }
+
+  /// Stages 0-2 of seed 001 for `o`: codes imported, an eligible application
+  /// submitted and verified (by the verifier's callback or the review
+  /// queue), booked with a code. `out.app_id`, `out.code`, `out.email`.
+  void book(const offering& o, provisioned& out, int seats = 25) {
+    ASSERT_NO_FATAL_FAILURE(import_codes(o.program, 2));
+    out.email = unique("member") + "@" + o.program + ".example.org";
+    auto org = unique(o.program + "-org");
+    json app;
+    ASSERT_NO_FATAL_FAILURE(
+      submit(application_body(o, out.email, org, seats), app));
+    out.app_id = app["id"];
+    EXPECT_EQ(app["program"], o.program);
+    EXPECT_EQ(app["stage"], "verification") << redacted(app).dump();
+    EXPECT_TRUE(app["submitted_at"].is_string()) << redacted(app).dump();
+    if (o.external) {
+      EXPECT_EQ(app["state"], "verifying") << redacted(app).dump();
+      EXPECT_EQ(app["path"], "external") << redacted(app).dump();
+      ASSERT_NO_FATAL_FAILURE(start_external_verification(out.app_id));
+      json after;
+      ASSERT_NO_FATAL_FAILURE(
+        deliver_result(out.app_id, "verified", "", after));
+      auto state = after.value("state", "");
+      EXPECT_TRUE(state == "awaiting_code" || state == "booked") << state;
+    } else {
+      EXPECT_EQ(app["state"], "in_review") << redacted(app).dump();
+      EXPECT_EQ(app["path"], "manual") << redacted(app).dump();
+      EXPECT_TRUE(app["review_due"].is_string()) << redacted(app).dump();
+      ASSERT_NO_FATAL_FAILURE(approve_in_review(out.app_id, o.program));
+    }
+    ASSERT_NO_FATAL_FAILURE(wait_state(out.app_id, "booked", app));
+    EXPECT_EQ(app["stage"], "booking") << redacted(app).dump();
+    // The admin token has every scope, coupon-admin included: it sees the
+    // code; a read-only token does not.
+    ASSERT_TRUE(app["coupon_code"].is_string()) << redacted(app).dump();
+    out.code = app["coupon_code"];
+    ASSERT_FALSE(out.code.empty());
+    json as_reader;
+    ASSERT_NO_FATAL_FAILURE(get_app(out.app_id, as_reader, reader_.get()));
+    EXPECT_FALSE(as_reader.contains("coupon_code")
+                 && as_reader["coupon_code"].is_string()
+                 && !as_reader["coupon_code"].get<std::string>().empty())
+      << "a read-only token sees the coupon code";
+    EXPECT_EQ(as_reader["state"], "booked");
+  }
+
+  /// Stage 3: redeems `p.code` with `sku` and `seats`.
+  void redeem(provisioned& p, const std::string& sku, int seats) {
+    auto r
+      = admin_->post("/v1/checkout/redeem",
+                     json{{"code", p.code}, {"sku", sku}, {"seats", seats}});
+    ASSERT_EQ(r.status, 201) << r.describe();
+    ASSERT_TRUE(r.body["subscription_id"].is_string()) << r.describe();
+    p.sub_id = r.body["subscription_id"];
+    EXPECT_EQ(p.sub_id.rfind("sub_", 0), 0u) << p.sub_id;
+    EXPECT_EQ(r.body["subscription"]["id"], p.sub_id) << r.describe();
+    p.subscription = r.body["subscription"];
+  }
+
+  /// Books and redeems: a community subscription for the compliance tests.
+  void member_subscription(const offering& o, provisioned& p) {
+    ASSERT_NO_FATAL_FAILURE(book(o, p));
+    ASSERT_NO_FATAL_FAILURE(redeem(p, o.sku, 10));
+  }
+
+  static inline temp_dir* dir_ = nullptr;
+  static inline std::string data_;
+  static inline tenured_node* node_ = nullptr;
+  static inline std::string admin_token_;
+  static inline std::string reader_token_;
+  static inline std::string secret_;
+
+  std::unique_ptr<api_client> admin_;
+  std::unique_ptr<api_client> reader_;
+  std::unique_ptr<api_client> anonymous_;
+};
+
+const offering edu_saas{"edu", "saas", "without", "1y", "edu-saas-ultimate-1y",
+                        true};
+const offering oss_saas{
+  "oss", "saas", "with", "3y", "oss-saas-ultimate-support-3y", true};
+const offering oss_self_managed{
+  "oss", "self_managed", "with", "3y", "oss-sm-ultimate-support-3y", false};
+const offering startups_saas{
+  "startups", "saas", "without", "1y", "startups-saas-ultimate-1y", false};
+
+} // namespace
+
+// -- 1. seed 001, stages 0-3, for each program --------------------------------
+
+TEST_F(gateway_e2e, seed_001_lifecycle_for_each_program) {
+  for (auto& o : {edu_saas, oss_saas, oss_self_managed, startups_saas}) {
+    SCOPED_TRACE(o.sku);
+    provisioned p;
+    ASSERT_NO_FATAL_FAILURE(book(o, p));
+    // The success email carries the code and the application number.
+    std::string mail;
+    ASSERT_NO_FATAL_FAILURE(wait_success_mail(p.email, p.app_id, mail));
+    EXPECT_NE(mail.find(p.code), std::string::npos)
+      << "the success email lacks the coupon code";
+    EXPECT_NE(mail.find("To: "), std::string::npos);
+    // Stage 3: checkout with a SKU of the program.
+    const int seats = 12;
+    ASSERT_NO_FATAL_FAILURE(redeem(p, o.sku, seats));
+    auto r = admin_->get("/v1/subscriptions/" + p.sub_id);
+    ASSERT_EQ(r.status, 200) << r.describe();
+    auto& sub = r.body;
+    EXPECT_EQ(sub["state"], "active") << r.describe();
+    EXPECT_EQ(sub["plan"], "community") << r.describe();
+    EXPECT_EQ(sub["program"], o.program) << r.describe();
+    EXPECT_EQ(sub["sku"], o.sku) << r.describe();
+    EXPECT_EQ(sub["hosting"], o.hosting) << r.describe();
+    EXPECT_EQ(sub["seats"], seats) << r.describe();
+    EXPECT_EQ(sub["application"], p.app_id) << r.describe();
+    EXPECT_EQ(sub["contact_email"], p.email) << r.describe();
+    EXPECT_TRUE(sub["history"].is_array() && !sub["history"].empty())
+      << r.describe();
+    // The lines are the SKU's, each with its own term; the license runs as
+    // long as the Ultimate line.
+    auto want = sku_lines(o.sku);
+    ASSERT_FALSE(want.empty()) << o.sku << " not in config/catalog.json";
+    std::vector<std::pair<std::string, std::string>> got;
+    for (auto& l : sub["lines"])
+      got.emplace_back(l.value("product", ""), l.value("term", ""));
+    auto sorted = [](auto v) {
+      std::sort(v.begin(), v.end());
+      return v;
+    };
+    EXPECT_EQ(sorted(got), sorted(want)) << r.describe();
+    auto start = parse_iso_ms(sub.value("start", ""));
+    auto end = parse_iso_ms(sub.value("end", ""));
+    ASSERT_TRUE(start && end) << r.describe();
+    int ultimate_years = 0;
+    for (auto& [product, term] : want)
+      if (product == "ultimate")
+        ultimate_years = term == "3y" ? 3 : 1;
+    auto span_days = (*end - *start) / day_ms;
+    EXPECT_GE(span_days, 365 * ultimate_years) << r.describe();
+    EXPECT_LE(span_days, 366 * ultimate_years) << r.describe();
+    // Usage above the seats: allowed, recorded as overage.
+    auto u = admin_->post("/v1/subscriptions/" + p.sub_id + "/usage",
+                          json{{"seats_used", seats + 7}});
+    ASSERT_EQ(u.status, 200) << u.describe();
+    EXPECT_EQ(u.body["state"], "active") << u.describe();
+    EXPECT_EQ(u.body["max_seats_used"], seats + 7) << u.describe();
+    EXPECT_EQ(u.body["overage_seats"], 7) << u.describe();
+    EXPECT_EQ(u.body["seats"], seats) << u.describe();
+    // The application is redeemed and points at its subscription.
+    json app;
+    ASSERT_NO_FATAL_FAILURE(get_app(p.app_id, app));
+    EXPECT_EQ(app["state"], "redeemed") << redacted(app).dump();
+    EXPECT_EQ(app["subscription"], p.sub_id) << redacted(app).dump();
+    EXPECT_EQ(app["stage"], "provisioning") << redacted(app).dump();
+    EXPECT_TRUE(app["history"].is_array() && app["history"].size() >= 3)
+      << redacted(app).dump();
+  }
+}
+
+// -- 2. a false rejection and its appeal --------------------------------------
+
+TEST_F(gateway_e2e, a_false_rejection_is_appealed_into_review_and_booked) {
+  ASSERT_NO_FATAL_FAILURE(import_codes("oss", 1));
+  auto email = unique("rejected") + "@oss.example.org";
+  json app;
+  ASSERT_NO_FATAL_FAILURE(
+    submit(application_body(oss_saas, email, unique("oss-org")), app));
+  std::string id = app["id"];
+  ASSERT_NO_FATAL_FAILURE(start_external_verification(id));
+  const std::string reason = "project is not publicly accessible";
+  json after;
+  ASSERT_NO_FATAL_FAILURE(deliver_result(id, "rejected", reason, after));
+  EXPECT_EQ(after["state"], "rejected") << redacted(after).dump();
+  ASSERT_NO_FATAL_FAILURE(get_app(id, app));
+  EXPECT_EQ(app["state"], "rejected") << redacted(app).dump();
+  ASSERT_TRUE(app["reasons"].is_array()) << redacted(app).dump();
+  EXPECT_NE(std::find(app["reasons"].begin(), app["reasons"].end(), reason),
+            app["reasons"].end())
+    << redacted(app).dump();
+  EXPECT_FALSE(app.contains("coupon_code") && app["coupon_code"].is_string()
+               && !app["coupon_code"].get<std::string>().empty());
+  // A rejected application cannot be approved from the review queue.
+  auto early
+    = admin_->post("/v1/reviews/" + id,
+                   json{{"decision", "approve"}, {"reviewer", "program-team"}});
+  EXPECT_EQ(early.status, 409) << early.describe();
+  // The applicant appeals the false rejection: back to the program team.
+  auto r = admin_->post(
+    "/v1/applications/" + id + "/appeal",
+    json{{"reason", "the repository is public now"}, {"by", email}});
+  ASSERT_EQ(r.status, 200) << r.describe();
+  EXPECT_EQ(r.body["state"], "in_review") << r.describe();
+  EXPECT_EQ(r.body["path"], "manual") << r.describe();
+  ASSERT_NO_FATAL_FAILURE(approve_in_review(id, "oss"));
+  ASSERT_NO_FATAL_FAILURE(wait_state(id, "booked", app));
+  EXPECT_TRUE(app["coupon_code"].is_string()
+              && !app["coupon_code"].get<std::string>().empty());
+  // Once booked, a second appeal is refused.
+  auto again = admin_->post("/v1/applications/" + id + "/appeal",
+                            json{{"reason", "again"}});
+  EXPECT_EQ(again.status, 409) << again.describe();
+  EXPECT_EQ(again.error_code(), "illegal_transition") << again.describe();
+}
+
+// -- 3. the two coupon errors of seed 001 -------------------------------------
+
+TEST_F(gateway_e2e, coupon_errors_carry_the_seed_messages) {
+  provisioned p;
+  ASSERT_NO_FATAL_FAILURE(book(startups_saas, p));
+  ASSERT_NO_FATAL_FAILURE(redeem(p, startups_saas.sku, 5));
+  // The same code again.
+  auto twice = admin_->post(
+    "/v1/checkout/redeem",
+    json{{"code", p.code}, {"sku", startups_saas.sku}, {"seats", 5}});
+  EXPECT_EQ(twice.status, 409) << twice.describe();
+  EXPECT_EQ(twice.error_code(), "code_already_used") << twice.describe();
+  EXPECT_EQ(twice.error_message(), code_used_message) << twice.describe();
+  // A code that was never imported.
+  auto unknown = admin_->post("/v1/checkout/redeem",
+                              json{{"code", "NOPE-" + random_hex(8)},
+                                   {"sku", startups_saas.sku},
+                                   {"seats", 5}});
+  EXPECT_EQ(unknown.status, 422) << unknown.describe();
+  EXPECT_EQ(unknown.error_code(), "code_invalid") << unknown.describe();
+  EXPECT_EQ(unknown.error_message(), code_invalid_message)
+    << unknown.describe();
+  // Only one subscription came of it.
+  auto subs = admin_->get("/v1/subscriptions?email=" + p.email);
+  ASSERT_EQ(subs.status, 200) << subs.describe();
+  EXPECT_EQ(subs.body["items"].size(), 1u) << subs.describe();
+}
+
+// -- 4. compliance: one case cured, one terminated
+// -----------------------------
+
+TEST_F(gateway_e2e,
+       a_cured_case_keeps_the_subscription_an_uncured_one_ends_it) {
+  provisioned cured;
+  provisioned uncured;
+  ASSERT_NO_FATAL_FAILURE(member_subscription(startups_saas, cured));
+  ASSERT_NO_FATAL_FAILURE(member_subscription(edu_saas, uncured));
+  auto open = [&](const provisioned& p, json& cs) {
+    auto r = admin_->post("/v1/subscriptions/" + p.sub_id + "/compliance-cases",
+                          json{{"reason", "licenses used for commercial work"},
+                               {"curable", true},
+                               {"opened_by", "community-programs"}});
+    ASSERT_EQ(r.status, 201) << r.describe();
+    cs = r.body;
+    ASSERT_TRUE(cs["id"].is_string()) << r.describe();
+    EXPECT_EQ(cs["id"].get<std::string>().rfind("case_", 0), 0u);
+    EXPECT_EQ(cs["subscription"], p.sub_id) << r.describe();
+    EXPECT_EQ(cs["state"], "open") << r.describe();
+    auto opened = parse_iso_ms(cs.value("opened_at", ""));
+    auto deadline = parse_iso_ms(cs.value("deadline", ""));
+    ASSERT_TRUE(opened && deadline) << r.describe();
+    // The 30-day cure period of seed 001.
+    EXPECT_EQ(*deadline - *opened, 30 * day_ms) << r.describe();
+    auto s = admin_->get("/v1/subscriptions/" + p.sub_id);
+    ASSERT_EQ(s.status, 200) << s.describe();
+    EXPECT_EQ(s.body["state"], "in_cure") << s.describe();
+    EXPECT_EQ(s.body["open_case"], cs["id"]) << s.describe();
+  };
+  json cured_case;
+  json uncured_case;
+  ASSERT_NO_FATAL_FAILURE(open(cured, cured_case));
+  ASSERT_NO_FATAL_FAILURE(open(uncured, uncured_case));
+  std::string cured_id = cured_case["id"];
+  std::string uncured_id = uncured_case["id"];
+  // The open cases are listed, earliest deadline first.
+  auto list = admin_->get("/v1/compliance-cases?state=open");
+  ASSERT_EQ(list.status, 200) << list.describe();
+  std::vector<std::string> ids;
+  std::vector<int64_t> deadlines;
+  for (auto& c : list.body["items"]) {
+    ids.push_back(c.value("id", ""));
+    deadlines.push_back(parse_iso_ms(c.value("deadline", "")).value_or(0));
+    EXPECT_EQ(c["state"], "open") << c.dump();
+  }
+  EXPECT_NE(std::find(ids.begin(), ids.end(), cured_id), ids.end());
+  EXPECT_NE(std::find(ids.begin(), ids.end(), uncured_id), ids.end());
+  EXPECT_TRUE(std::is_sorted(deadlines.begin(), deadlines.end()));
+  // Cured within the period: the member keeps the subscription.
+  auto c = admin_->post("/v1/compliance-cases/" + cured_id + "/cure",
+                        json{{"note", "moved to a paid plan for commercial "
+                                      "work"},
+                             {"by", "community-programs"}});
+  ASSERT_EQ(c.status, 200) << c.describe();
+  EXPECT_EQ(c.body["state"], "cured") << c.describe();
+  EXPECT_TRUE(c.body["closed_at"].is_string()) << c.describe();
+  auto s = admin_->get("/v1/subscriptions/" + cured.sub_id);
+  ASSERT_EQ(s.status, 200) << s.describe();
+  EXPECT_EQ(s.body["state"], "active") << s.describe();
+  // The other one: the cure period passes.
+  ASSERT_NO_FATAL_FAILURE(advance("30d"));
+  reply last;
+  bool ended = eventually([&] {
+    last = admin_->get("/v1/subscriptions/" + uncured.sub_id);
+    return last.status == 200 && last.body.value("state", "") == "terminated";
+  });
+  EXPECT_TRUE(ended) << "not terminated at the end of the cure period; last: "
+                     << last.describe();
+  auto g = admin_->get("/v1/compliance-cases/" + uncured_id);
+  ASSERT_EQ(g.status, 200) << g.describe();
+  EXPECT_EQ(g.body["state"], "terminated") << g.describe();
+  // A late cure is refused.
+  auto late = admin_->post("/v1/compliance-cases/" + uncured_id + "/cure",
+                           json{{"note", "too late"}, {"by", "support"}});
+  EXPECT_EQ(late.status, 409) << late.describe();
+  EXPECT_EQ(late.error_code(), "illegal_transition") << late.describe();
+  // The cured member's subscription went on through the same 30 days.
+  s = admin_->get("/v1/subscriptions/" + cured.sub_id);
+  ASSERT_EQ(s.status, 200) << s.describe();
+  EXPECT_EQ(s.body["state"], "active") << s.describe();
+  g = admin_->get("/v1/compliance-cases/" + cured_id);
+  ASSERT_EQ(g.status, 200) << g.describe();
+  EXPECT_EQ(g.body["state"], "cured") << g.describe();
+}
+
+// -- 5. seed 002: weekend emergency licenses ----------------------------------
+
+TEST_F(gateway_e2e, emergency_licenses_follow_the_grace_period_window) {
+  int64_t now = 0;
+  ASSERT_NO_FATAL_FAILURE(node_now(now));
+  // A paid subscription that ended `days_ago` days ago: its grace period
+  // (14 days) ended `days_ago - 14` days ago.
+  auto paid = [&](int days_ago, std::string& id) {
+    auto end = now - days_ago * day_ms;
+    auto org = unique("paid-org");
+    auto r
+      = admin_->post("/v1/subscriptions",
+                     json{{"organisation",
+                           {{"name", org},
+                            {"country", "US"},
+                            {"website", "https://" + org + ".example.com"}}},
+                          {"plan", "paid"},
+                          {"seats", 50},
+                          {"start", iso_ms(end - 365 * day_ms)},
+                          {"end", iso_ms(end)},
+                          {"contact_email", "admin@" + org + ".example.com"},
+                          {"sku", "self-managed-ultimate"},
+                          {"hosting", "self_managed"}});
+    ASSERT_EQ(r.status, 201) << r.describe();
+    EXPECT_EQ(r.body["plan"], "paid") << r.describe();
+    id = r.body["id"];
+  };
+  std::string in_window;
+  std::string too_late;
+  ASSERT_NO_FATAL_FAILURE(paid(15, in_window)); // grace ended 1 day ago
+  ASSERT_NO_FATAL_FAILURE(paid(20, too_late));  // grace ended 6 days ago
+  auto recipient = unique("oncall") + "@customer.example.com";
+  const std::string ticket = "https://support.example.com/tickets/4711";
+  auto request = [&](const std::string& sub, int users) {
+    json body{{"users", users},
+              {"recipient_email", recipient},
+              {"ticket_url", ticket},
+              {"requested_by", "support-anna"}};
+    if (!sub.empty())
+      body["subscription_id"] = sub;
+    return admin_->post("/v1/emergency-licenses", body);
+  };
+  // Inside the window: a 5-day license by default.
+  auto ok = request(in_window, 40);
+  ASSERT_EQ(ok.status, 201) << ok.describe();
+  std::string em = ok.body.value("id", "");
+  EXPECT_EQ(em.rfind("em_", 0), 0u) << ok.describe();
+  EXPECT_EQ(ok.body["days"], 5) << ok.describe();
+  EXPECT_EQ(ok.body["users"], 40) << ok.describe();
+  EXPECT_EQ(ok.body["subscription"], in_window) << ok.describe();
+  EXPECT_FALSE(ok.body.contains("license_key"))
+    << "the license key is in the answer";
+  auto issued = parse_iso_ms(ok.body.value("issued_at", ""));
+  auto expires = parse_iso_ms(ok.body.value("expires_at", ""));
+  ASSERT_TRUE(issued && expires) << ok.describe();
+  EXPECT_EQ(*expires - *issued, 5 * day_ms) << ok.describe();
+  // Outside the window, and a prospect: refused with a reason.
+  auto late = request(too_late, 40);
+  EXPECT_EQ(late.status, 422) << late.describe();
+  EXPECT_EQ(late.error_code(), "refused") << late.describe();
+  EXPECT_NE(late.error_message().find("grace period"), std::string::npos)
+    << late.describe();
+  auto prospect = request("", 10);
+  EXPECT_EQ(prospect.status, 422) << prospect.describe();
+  EXPECT_EQ(prospect.error_code(), "refused") << prospect.describe();
+  EXPECT_NE(prospect.error_message().find("rospect"), std::string::npos)
+    << prospect.describe();
+  // Every attempt is findable by the recipient's email.
+  auto found = admin_->get("/v1/emergency-licenses?email=" + recipient);
+  ASSERT_EQ(found.status, 200) << found.describe();
+  auto& items = found.body["items"];
+  ASSERT_TRUE(items.is_array()) << found.describe();
+  EXPECT_EQ(items.size(), 3u) << found.describe();
+  int successes = 0;
+  int failures = 0;
+  for (auto& a : items) {
+    auto msg = a.value("message", "");
+    if (a["outcome"] == "success") {
+      ++successes;
+      EXPECT_EQ(msg, "[Success] - Created a license under " + recipient
+                       + " for 40 users")
+        << a.dump();
+      EXPECT_EQ(a["entity"], em) << a.dump();
+    } else {
+      ++failures;
+      EXPECT_EQ(a["outcome"], "failure") << a.dump();
+      EXPECT_FALSE(msg.empty()) << a.dump();
+      EXPECT_EQ(msg.find("[Success]"), std::string::npos) << a.dump();
+    }
+    EXPECT_TRUE(a["at"].is_string()) << a.dump();
+    EXPECT_EQ(a["actor"], "support-anna") << a.dump();
+  }
+  EXPECT_EQ(successes, 1) << found.describe();
+  EXPECT_EQ(failures, 2) << found.describe();
+  // The license never arrived: resend it.
+  auto resent = admin_->post("/v1/emergency-licenses/" + em + "/resend",
+                             json{{"by", "support-anna"}});
+  ASSERT_EQ(resent.status, 200) << resent.describe();
+  EXPECT_EQ(resent.body["id"], em) << resent.describe();
+  EXPECT_EQ(resent.body["resent"], 1) << resent.describe();
+  EXPECT_FALSE(resent.body.contains("license_key"));
+  auto got = admin_->get("/v1/emergency-licenses/" + em);
+  ASSERT_EQ(got.status, 200) << got.describe();
+  EXPECT_EQ(got.body["resent"], 1) << got.describe();
+  // More than the 10-day cap is refused.
+  json too_long{{"subscription_id", in_window},   {"users", 40},
+                {"recipient_email", recipient},   {"ticket_url", ticket},
+                {"requested_by", "support-anna"}, {"days", 11}};
+  auto capped = admin_->post("/v1/emergency-licenses", too_long);
+  EXPECT_EQ(capped.status, 422) << capped.describe();
+  EXPECT_EQ(capped.error_code(), "refused") << capped.describe();
+}
+
+// -- 6. idempotent retries ----------------------------------------------------
+
+TEST_F(gateway_e2e, a_retried_post_with_the_same_key_is_answered_once) {
+  auto email = unique("retry") + "@edu.example.org";
+  auto body = application_body(edu_saas, email, unique("edu-org"));
+  auto key = unique("idem");
+  auto first
+    = admin_->post("/v1/applications", body, {{"Idempotency-Key", key}});
+  ASSERT_EQ(first.status, 201) << first.describe();
+  EXPECT_NE(first.header("Idempotent-Replayed"), "true");
+  auto second
+    = admin_->post("/v1/applications", body, {{"Idempotency-Key", key}});
+  EXPECT_EQ(second.status, first.status) << second.describe();
+  EXPECT_EQ(second.text, first.text);
+  EXPECT_EQ(second.body["id"], first.body["id"]);
+  EXPECT_EQ(second.header("Idempotent-Replayed"), "true");
+  auto list = admin_->get("/v1/applications?email=" + email);
+  ASSERT_EQ(list.status, 200) << list.describe();
+  ASSERT_TRUE(list.body["items"].is_array()) << list.describe();
+  EXPECT_EQ(list.body["items"].size(), 1u) << list.describe();
+  // The same key with another request.
+  auto other = body;
+  other["seats"] = 99;
+  auto mismatch
+    = admin_->post("/v1/applications", other, {{"Idempotency-Key", key}});
+  EXPECT_EQ(mismatch.status, 422) << mismatch.describe();
+  EXPECT_EQ(mismatch.error_code(), "idempotency_mismatch")
+    << mismatch.describe();
+  list = admin_->get("/v1/applications?email=" + email);
+  ASSERT_EQ(list.status, 200) << list.describe();
+  EXPECT_EQ(list.body["items"].size(), 1u) << list.describe();
+  // Without a key, the same body is a second application.
+  auto unkeyed = admin_->post("/v1/applications", body);
+  EXPECT_EQ(unkeyed.status, 201) << unkeyed.describe();
+  EXPECT_NE(unkeyed.body["id"], first.body["id"]);
+}
+
+// -- 7. signed webhooks -------------------------------------------------------
+
+TEST_F(gateway_e2e, forged_stale_and_replayed_callbacks_are_refused) {
+  json app;
+  ASSERT_NO_FATAL_FAILURE(import_codes("edu", 1));
+  ASSERT_NO_FATAL_FAILURE(
+    submit(application_body(edu_saas, unique("hook") + "@edu.example.org",
+                            unique("edu-org")),
+           app));
+  std::string id = app["id"];
+  ASSERT_NO_FATAL_FAILURE(start_external_verification(id));
+  int64_t now = 0;
+  ASSERT_NO_FATAL_FAILURE(node_now(now));
+  auto t = now / 1000;
+  // Forged: signed with another secret.
+  auto forged = callback(callback_body(id, "verified"),
+                         "not-the-secret-" + random_hex(8), t);
+  EXPECT_EQ(forged.status, 401) << forged.describe();
+  EXPECT_EQ(forged.error_code(), "unauthorized") << forged.describe();
+  // Stale: signed six minutes before the node's clock (and after it).
+  auto stale = callback(callback_body(id, "verified"), secret_, t - 360);
+  EXPECT_EQ(stale.status, 401) << stale.describe();
+  EXPECT_EQ(stale.error_code(), "unauthorized") << stale.describe();
+  auto future = callback(callback_body(id, "verified"), secret_, t + 360);
+  EXPECT_EQ(future.status, 401) << future.describe();
+  // Unsigned.
+  auto unsigned_
+    = anonymous_->post("/v1/verifier/callback", callback_body(id, "verified"));
+  EXPECT_EQ(unsigned_.status, 401) << unsigned_.describe();
+  // A body changed after signing.
+  auto signed_body = callback_body(id, "rejected", "not a student");
+  auto sig
+    = "t=" + std::to_string(t) + ",v1="
+      + hmac_sha256_hex(secret_, std::to_string(t) + "." + signed_body.dump());
+  auto tampered = signed_body;
+  tampered["result"] = "verified";
+  tampered.erase("reason");
+  auto changed = anonymous_->post("/v1/verifier/callback", tampered,
+                                  {{"Tenure-Signature", sig}});
+  EXPECT_EQ(changed.status, 401) << changed.describe();
+  ASSERT_NO_FATAL_FAILURE(get_app(id, app));
+  EXPECT_EQ(app["state"], "verifying") << "a refused callback changed it";
+  auto version_before = app.value("version", 0);
+  // A valid delivery, then the same bytes again.
+  auto body = callback_body(id, "verified");
+  auto raw = body.dump();
+  auto ok = callback(body, secret_, t, raw);
+  ASSERT_EQ(ok.status, 200) << ok.describe();
+  EXPECT_EQ(ok.body["status"], "accepted") << ok.describe();
+  json after;
+  ASSERT_NO_FATAL_FAILURE(get_app(id, after));
+  auto version_after = after.value("version", 0);
+  EXPECT_GT(version_after, version_before);
+  auto replay = callback(body, secret_, t, raw);
+  EXPECT_EQ(replay.status, 401) << replay.describe();
+  EXPECT_EQ(replay.error_code(), "unauthorized") << replay.describe();
+  // The replay changed nothing: booking may still move the application on,
+  // so compare the verification entries of the history.
+  ASSERT_NO_FATAL_FAILURE(wait_state(id, "booked", after));
+  int verified_entries = 0;
+  for (auto& h : after["history"])
+    if (h.value("type", "").find("verified") != std::string::npos)
+      ++verified_entries;
+  EXPECT_EQ(verified_entries, 1) << after["history"].dump();
+}
+
+// -- 8. authentication, scopes, malformed requests ----------------------------
+
+TEST_F(gateway_e2e, tokens_scopes_and_malformed_bodies) {
+  // Probes need no token.
+  auto health = anonymous_->get("/healthz");
+  EXPECT_EQ(health.status, 200) << health.describe();
+  // No token, an unknown token.
+  auto none = anonymous_->get("/v1/node");
+  EXPECT_EQ(none.status, 401) << none.describe();
+  EXPECT_EQ(none.error_code(), "unauthorized") << none.describe();
+  api_client stranger{node_->port, random_hex(32)};
+  auto unknown = stranger.get("/v1/node");
+  EXPECT_EQ(unknown.status, 401) << unknown.describe();
+  EXPECT_EQ(unknown.error_code(), "unauthorized") << unknown.describe();
+  // A read-only token reads, and nothing more.
+  auto read = reader_->get("/v1/node");
+  EXPECT_EQ(read.status, 200) << read.describe();
+  EXPECT_EQ(read.body["node"]["clock"], "manual") << read.describe();
+  auto write = reader_->post("/v1/applications",
+                             application_body(edu_saas,
+                                              unique("ro") + "@edu.example.org",
+                                              unique("edu-org")));
+  EXPECT_EQ(write.status, 403) << write.describe();
+  EXPECT_EQ(write.error_code(), "forbidden") << write.describe();
+  auto codes = reader_->get("/v1/coupons/edu/codes");
+  EXPECT_EQ(codes.status, 403) << codes.describe();
+  auto clock = reader_->post("/v1/admin/clock", json{{"advance", "1d"}});
+  EXPECT_EQ(clock.status, 403) << clock.describe();
+  auto reviews = reader_->get("/v1/reviews");
+  EXPECT_EQ(reviews.status, 403) << reviews.describe();
+  // Malformed JSON: 400, and the message says where.
+  auto bad
+    = admin_->post_raw("/v1/applications", "{\n  \"program\": \"edu\",\n  ,\n}",
+                       "application/json");
+  EXPECT_EQ(bad.status, 400) << bad.describe();
+  EXPECT_EQ(bad.error_code(), "bad_request") << bad.describe();
+  EXPECT_NE(bad.error_message().find("body"), std::string::npos)
+    << bad.describe();
+  EXPECT_NE(bad.error_message().find("line 3, column 3"), std::string::npos)
+    << bad.describe();
+  // An unknown field is named.
+  auto body = application_body(edu_saas, unique("x") + "@edu.example.org",
+                               unique("edu-org"));
+  body["nickname"] = "Ada";
+  auto extra = admin_->post("/v1/applications", body);
+  EXPECT_EQ(extra.status, 422) << extra.describe();
+  EXPECT_EQ(extra.error_code(), "invalid_argument") << extra.describe();
+  EXPECT_NE(extra.error_message().find("nickname"), std::string::npos)
+    << extra.describe();
+  // Unknown route, known route with another method.
+  auto nowhere = admin_->get("/v1/nowhere");
+  EXPECT_EQ(nowhere.status, 404) << nowhere.describe();
+  EXPECT_EQ(nowhere.error_code(), "not_found") << nowhere.describe();
+  auto method = admin_->get("/v1/checkout/redeem");
+  EXPECT_EQ(method.status, 405) << method.describe();
+  EXPECT_EQ(method.error_code(), "method_not_allowed") << method.describe();
+}
+
+// -- first start --------------------------------------------------------------
+
+// Without a keys file the node creates one, writes the admin token to
+// DATA/admin.token (owner-only) and a callback secret; the token works.
+TEST(gateway_e2e_first_start, writes_an_admin_token_that_works) {
+  temp_dir dir{"tenure-gw-first"};
+  auto data = dir.path() + "/data";
+  tenured_node n{data};
+  ASSERT_TRUE(n.line) << n.proc.err();
+  ASSERT_GT(n.port, 0) << *n.line;
+  EXPECT_NE(n.line->find("clock=manual"), std::string::npos) << *n.line;
+  auto said = n.proc.wait_for_output("tenured: admin token written to", 5s);
+  ASSERT_TRUE(said) << n.proc.out();
+  auto token_file = data + "/admin.token";
+  EXPECT_NE(said->find(token_file), std::string::npos) << *said;
+  ASSERT_TRUE(std::filesystem::exists(token_file));
+  struct stat st {};
+  ASSERT_EQ(::stat(token_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto token = trim(read_file(token_file));
+  ASSERT_FALSE(token.empty());
+  // The token itself is not printed.
+  EXPECT_EQ(n.proc.out().find(token), std::string::npos);
+  EXPECT_EQ(n.proc.err().find(token), std::string::npos);
+  api_client admin{n.port, token};
+  auto r = admin.get("/v1/node");
+  EXPECT_EQ(r.status, 200) << r.describe();
+  auto clock = admin.post("/v1/admin/clock", json{{"advance", "1h"}});
+  EXPECT_EQ(clock.status, 200) << clock.describe();
+  EXPECT_GE(trim(read_file(data + "/verifier-callback.secret")).size(), 16u);
+  EXPECT_EQ(n.stop(), 0) << n.proc.err();
+}
