@@ -737,7 +737,14 @@ struct api::impl {
 
   api_response readyz(call&) {
     bool store_ok = deps.store && deps.store->is_open();
+    // Supervisors are up when each answers; a dead one (its handle stays
+    // valid) answers with an error.
     bool sup_ok = deps.sv && deps.sv->outbox && !deps.sv->timers.empty();
+    if (sup_ok) {
+      auto stats = timer_stats();
+      for (auto& [owner, st] : stats.items())
+        sup_ok = sup_ok && st.is_object();
+    }
     bool ok = store_ok && sup_ok && (!deps.ready || deps.ready());
     return json_response(ok ? 200 : 503,
                          json{{"status", ok ? "ready" : "not_ready"},
