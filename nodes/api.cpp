@@ -44,17 +44,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-std::string hex(std::string_view bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out += digits[c >> 4];
-    out += digits[c & 0xf];
-  }
-  return out;
-}
-
 int hex_value(char c) {
   if (c >= '0' && c <= '9')
     return c - '0';
@@ -71,10 +60,10 @@ std::string url_decode(std::string_view in) {
   for (size_t i = 0; i < in.size(); ++i) {
     if (in[i] == '+') {
       out += ' ';
-    } else if (in[i] == '%' && i + 2 < in.size()
-               && hex_value(in[i + 1]) >= 0 && hex_value(in[i + 2]) >= 0) {
-      out += static_cast<char>(hex_value(in[i + 1]) * 16
-                               + hex_value(in[i + 2]));
+    } else if (in[i] == '%' && i + 2 < in.size() && hex_value(in[i + 1]) >= 0
+               && hex_value(in[i + 2]) >= 0) {
+      out
+        += static_cast<char>(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2]));
       i += 2;
     } else {
       out += in[i];
@@ -147,11 +136,10 @@ api_response json_response(int status, const json& body) {
   return r;
 }
 
-api_response error_response(int status, std::string code,
-                            std::string message) {
-  return json_response(
-    status, json{{"error", {{"code", std::move(code)},
-                            {"message", std::move(message)}}}});
+api_response error_response(int status, std::string code, std::string message) {
+  return json_response(status, json{{"error",
+                                     {{"code", std::move(code)},
+                                      {"message", std::move(message)}}}});
 }
 
 api_response error_response(const caf::error& err) {
@@ -274,7 +262,8 @@ struct api::impl {
     std::string by(const char* field) const {
       if (body.is_object()) {
         auto i = body.find(field);
-        if (i != body.end() && i->is_string() && !i->get_ref<const std::string&>().empty())
+        if (i != body.end() && i->is_string()
+            && !i->get_ref<const std::string&>().empty())
           return i->get<std::string>();
       }
       return key ? key->name : std::string{"system"};
@@ -340,7 +329,8 @@ struct api::impl {
   std::map<std::tuple<std::string, std::string, int>, uint64_t> requests;
   std::map<std::string, route_metrics> latencies;
 
-  explicit impl(api_deps d) : deps(std::move(d)) {
+  explicit impl(api_deps d)
+    : deps(std::move(d)) {
     add("GET", "/healthz", "none", &impl::healthz);
     add("GET", "/readyz", "none", &impl::readyz);
     add("GET", "/metrics", "none", &impl::get_metrics);
@@ -349,8 +339,7 @@ struct api::impl {
     add("GET", "/v1/applications/{id}", "read", &impl::get_application);
     add("POST", "/v1/applications/{id}/appeal", "write", &impl::appeal);
     add("POST", "/v1/applications/{id}/withdraw", "write", &impl::withdraw);
-    add("POST", "/v1/verifier/callback", "signature",
-        &impl::verifier_callback);
+    add("POST", "/v1/verifier/callback", "signature", &impl::verifier_callback);
     add("GET", "/v1/reviews", "review", &impl::list_reviews);
     add("POST", "/v1/reviews/{id}", "review", &impl::decide_review);
     add("POST", "/v1/checkout/redeem", "write", &impl::redeem);
@@ -366,8 +355,7 @@ struct api::impl {
     add("POST", "/v1/compliance-cases/{id}/cure", "support", &impl::cure);
     add("POST", "/v1/emergency-licenses", "support", &impl::emergency_issue);
     add("GET", "/v1/emergency-licenses", "support", &impl::emergency_find);
-    add("GET", "/v1/emergency-licenses/{id}", "support",
-        &impl::emergency_get);
+    add("GET", "/v1/emergency-licenses/{id}", "support", &impl::emergency_get);
     add("POST", "/v1/emergency-licenses/{id}/resend", "support",
         &impl::emergency_resend);
     add("POST", "/v1/support/triage", "support", &impl::triage);
@@ -414,7 +402,8 @@ struct api::impl {
       // Nothing below throws on purpose; this is the last line of defence
       // (e.g. std::bad_alloc), and says nothing of the request's content.
       log.error("request failed route={} what={}", label, e.what());
-      res = error_response(500, "internal", "the request failed; see the node's log");
+      res = error_response(500, "internal",
+                           "the request failed; see the node's log");
     }
     auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now()
                                               - started)
@@ -452,8 +441,9 @@ struct api::impl {
       if (path_matched)
         return error_response(405, "method_not_allowed",
                               req.method + " is not allowed on " + req.path);
-      return error_response(404, "not_found", "no route " + req.method + " "
-                                                + req.path.substr(0, 200));
+      return error_response(404, "not_found",
+                            "no route " + req.method + " "
+                              + req.path.substr(0, 200));
     }
     label = found->label;
     call c{req, std::move(params), nullptr, json::object()};
@@ -487,16 +477,15 @@ struct api::impl {
       return error_response(415, "unsupported_media_type",
                             "Content-Type must be application/json");
     if (req.body.size() > max_json_bytes)
-      return error_response(413, "too_large",
-                            "body: larger than 1 MiB");
+      return error_response(413, "too_large", "body: larger than 1 MiB");
     if (req.body.find_first_not_of(" \t\r\n") == std::string::npos) {
       c.body = json::object();
       return std::nullopt;
     }
     if (nesting_depth(req.body) > max_json_depth)
-      return error_response(400, "bad_request",
-                            fmt::format("body: nested deeper than {} levels",
-                                        max_json_depth));
+      return error_response(
+        400, "bad_request",
+        fmt::format("body: nested deeper than {} levels", max_json_depth));
     duplicate_key_finder dups;
     try {
       c.body = json::parse(req.body, std::ref(dups));
@@ -521,8 +510,7 @@ struct api::impl {
       return error_response(400, "bad_request",
                             "body: " + dups.found() + ": repeated key");
     if (!c.body.is_object())
-      return error_response(400, "bad_request",
-                            "body: expected a JSON object");
+      return error_response(400, "bad_request", "body: expected a JSON object");
     return std::nullopt;
   }
 
@@ -544,8 +532,8 @@ struct api::impl {
                             "Idempotency-Key: at most 255 characters");
     auto row_key = "request" + std::string(1, '\0') + c.key->name
                    + std::string(1, '\0') + req.idempotency_key;
-    auto fingerprint = hex(sha256(req.method + " " + req.path + "\n"
-                                  + req.content_type + "\n" + req.body));
+    auto fingerprint = to_hex(sha256(req.method + " " + req.path + "\n"
+                                     + req.content_type + "\n" + req.body));
     {
       std::lock_guard<std::mutex> guard{idem_mtx};
       if (!idem_in_flight.insert(row_key).second)
@@ -565,8 +553,9 @@ struct api::impl {
     }
     if (*stored) {
       json row = json::parse(**stored, nullptr, false);
-      if (row.is_object() && row.value("at", int64_t{0}) + deps.idempotency_ttl.count()
-                               > to_unix_ms(now)) {
+      if (row.is_object()
+          && row.value("at", int64_t{0}) + deps.idempotency_ttl.count()
+               > to_unix_ms(now)) {
         release();
         if (row.value("fp", std::string{}) != fingerprint)
           return error_response(422, "idempotency_mismatch",
@@ -661,26 +650,24 @@ struct api::impl {
   static caf::expected<Id> id_param(const call& c, size_t i) {
     auto id = Id::parse(c.param(i));
     if (!id)
-      return make_error(errc::not_found,
-                        "no " + std::string{Id::prefix}.substr(
-                                  0, Id::prefix.size() - 1)
-                          + " " + c.param(i).substr(0, 60)
-                          + " (ids start with '" + std::string{Id::prefix}
-                          + "')");
+      return make_error(
+        errc::not_found,
+        "no " + std::string{Id::prefix}.substr(0, Id::prefix.size() - 1) + " "
+          + c.param(i).substr(0, 60) + " (ids start with '"
+          + std::string{Id::prefix} + "')");
     return *id;
   }
 
   static caf::expected<program> program_param(const call& c, size_t i) {
     auto p = parse_enum<program>(c.param(i));
     if (!p || *p == program::none)
-      return make_error(errc::not_found,
-                        "no program '" + c.param(i).substr(0, 30)
-                          + "' (edu, oss or startups)");
+      return make_error(errc::not_found, "no program '"
+                                           + c.param(i).substr(0, 30)
+                                           + "' (edu, oss or startups)");
     return *p;
   }
 
-  caf::expected<size_t> limit_param(const call& c, size_t dflt,
-                                    size_t most) {
+  caf::expected<size_t> limit_param(const call& c, size_t dflt, size_t most) {
     auto i = c.req.query.find("limit");
     if (i == c.req.query.end() || i->second.empty())
       return dflt;
@@ -766,10 +753,10 @@ struct api::impl {
     auto& d = cmd.draft;
     // The caller describes the applicant; the node decides id, state,
     // stage, path, reasons and everything after.
-    if (auto bad = only_keys(c, {"kind", "program", "channel", "applicant",
-                                 "organisation", "edu", "oss", "startup",
-                                 "hosting", "seats", "support", "term",
-                                 "renews"}))
+    if (auto bad
+        = only_keys(c, {"kind", "program", "channel", "applicant",
+                        "organisation", "edu", "oss", "startup", "hosting",
+                        "seats", "support", "term", "renews"}))
       return *bad;
     caf::error err;
     auto read = [&](const char* name, auto& out, bool required = false) {
@@ -795,12 +782,11 @@ struct api::impl {
       return error_response(422, "invalid_argument",
                             "program: expected one of edu, oss, startups");
     if (!c.body.contains("channel"))
-      d.channel = d.program == program::startups ? channel::marketo
-                                                 : channel::sheerid;
-    auto app = ask<application>(deps.registry, std::move(cmd));
-    if (!app)
-      return error_response(app.error());
-    return json_response(201, application_json(*app, c));
+      d.channel
+        = d.program == program::startups ? channel::marketo : channel::sheerid;
+    return respond<application>(
+      deps.registry, std::move(cmd), 201,
+      [&](auto& app) { return application_json(app, c); });
   }
 
   api_response get_application(call& c) {
@@ -923,37 +909,39 @@ struct api::impl {
   }
 
   api_response appeal(call& c) {
-    auto id = id_param<app_id>(c, 0);
-    if (!id)
-      return error_response(id.error());
-    if (auto bad = only_keys(c, {"reason", "by"}))
-      return *bad;
-    appeal_rejection cmd;
-    cmd.id = *id;
-    if (auto err = field(c, "reason", cmd.reason, true))
-      return error_response(err);
-    cmd.by = c.by("by");
-    auto app = ask<application>(deps.registry, std::move(cmd));
-    if (!app)
-      return error_response(app.error());
-    return json_response(200, application_json(*app, c));
+    return application_step<appeal_rejection>(c, true);
   }
 
   api_response withdraw(call& c) {
+    return application_step<withdraw_application>(c, false);
+  }
+
+  /// An applicant's step on an application: `{"reason", "by"}`.
+  template <class Cmd>
+  api_response application_step(call& c, bool reason_required) {
     auto id = id_param<app_id>(c, 0);
     if (!id)
       return error_response(id.error());
     if (auto bad = only_keys(c, {"reason", "by"}))
       return *bad;
-    withdraw_application cmd;
+    Cmd cmd;
     cmd.id = *id;
-    if (auto err = field(c, "reason", cmd.reason, false))
+    if (auto err = field(c, "reason", cmd.reason, reason_required))
       return error_response(err);
     cmd.by = c.by("by");
-    auto app = ask<application>(deps.registry, std::move(cmd));
-    if (!app)
-      return error_response(app.error());
-    return json_response(200, application_json(*app, c));
+    return respond<application>(
+      deps.registry, std::move(cmd), 200,
+      [&](auto& app) { return application_json(app, c); });
+  }
+
+  /// Asks `dest` and answers `status` with `render(reply)`, or the error.
+  template <class R, class Cmd, class Render>
+  api_response respond(const caf::actor& dest, Cmd cmd, int status,
+                       Render render) {
+    auto r = ask<R>(dest, std::move(cmd));
+    if (!r)
+      return error_response(r.error());
+    return json_response(status, render(*r));
   }
 
   // -- verification -----------------------------------------------------------
@@ -961,17 +949,16 @@ struct api::impl {
   api_response verifier_callback(call& c) {
     auto& req = c.req;
     // The signature covers the raw bytes: check it before parsing anything.
-    if (auto err = verify_webhook(deps.callback_secret, req.signature,
-                                  req.body, deps.clock->now(),
-                                  deps.webhook_tolerance))
+    if (auto err = verify_webhook(deps.callback_secret, req.signature, req.body,
+                                  deps.clock->now(), deps.webhook_tolerance))
       return error_response(err);
     auto sig = parse_signature_header(req.signature);
     if (!sig || sig->v1.empty())
       return error_response(401, "unauthorized", "Tenure-Signature: malformed");
     if (auto bad = parse_body(c, "/v1/verifier/callback"))
       return *bad;
-    if (auto bad = only_keys(c, {"event_id", "application_id", "result",
-                                 "reason"}))
+    if (auto bad
+        = only_keys(c, {"event_id", "application_id", "result", "reason"}))
       return *bad;
     std::string event_id;
     record_verification cmd;
@@ -985,19 +972,19 @@ struct api::impl {
     if (!err)
       err = field(c, "reason", cmd.reason, false);
     if (!err && (event_id.empty() || event_id.size() > 200))
-      err = make_error(errc::invalid_argument,
-                       "event_id: 1 to 200 characters");
+      err = make_error(errc::invalid_argument, "event_id: 1 to 200 characters");
     if (err)
       return error_response(err);
     // A signature is accepted once: a replay inside the tolerance is
     // refused (the row is inserted, so two concurrent replays cannot both
     // pass). Rows expire with the idempotency keys.
     auto now = deps.clock->now();
-    auto sig_key = "webhook_sig" + std::string(1, '\0') + hex(sig->v1.front())
-                   + std::to_string(sig->t);
+    auto sig_key = "webhook_sig" + std::string(1, '\0')
+                   + to_hex(sig->v1.front()) + std::to_string(sig->t);
     {
       storage::batch b;
-      b.insert(storage::cf::idempotency, sig_key, std::to_string(to_unix_ms(now)));
+      b.insert(storage::cf::idempotency, sig_key,
+               std::to_string(to_unix_ms(now)));
       b.put(storage::cf::meta, expiry_key(now, sig_key), sig_key);
       if (auto err = deps.store->commit_sync(std::move(b))) {
         if (err == errc::conflict || err == errc::already_exists)
@@ -1024,8 +1011,9 @@ struct api::impl {
     auto app = ask<application>(deps.registry, std::move(cmd));
     if (!app)
       return error_response(app.error());
-    auto res = json_response(200, json{{"status", "accepted"},
-                                       {"application", application_json(*app, c)}});
+    auto res
+      = json_response(200, json{{"status", "accepted"},
+                                {"application", application_json(*app, c)}});
     storage::batch b;
     b.put(storage::cf::idempotency, event_key, res.body);
     b.put(storage::cf::meta, expiry_key(now, event_key), event_key);
@@ -1082,10 +1070,9 @@ struct api::impl {
                             "application " + id->str() + " is "
                               + to_string(cur->state)
                               + ", not in the review queue");
-    auto app = ask<application>(deps.registry, std::move(cmd));
-    if (!app)
-      return error_response(app.error());
-    return json_response(200, application_json(*app, c));
+    return respond<application>(
+      deps.registry, std::move(cmd), 200,
+      [&](auto& app) { return application_json(app, c); });
   }
 
   // -- checkout and subscriptions ---------------------------------------------
@@ -1127,9 +1114,9 @@ struct api::impl {
   }
 
   api_response register_sub(call& c) {
-    if (auto bad = only_keys(c, {"organisation", "plan", "program",
-                                 "contact_email", "sku", "hosting", "seats",
-                                 "start", "end"}))
+    if (auto bad
+        = only_keys(c, {"organisation", "plan", "program", "contact_email",
+                        "sku", "hosting", "seats", "start", "end"}))
       return *bad;
     register_subscription cmd;
     auto& s = cmd.sub;
@@ -1150,10 +1137,8 @@ struct api::impl {
     read("end", s.end, true);
     if (err)
       return error_response(err);
-    auto sub = ask<subscription>(deps.registry, std::move(cmd));
-    if (!sub)
-      return error_response(sub.error());
-    return json_response(201, subscription_json(*sub));
+    return respond<subscription>(deps.registry, std::move(cmd), 201,
+                                 subscription_json);
   }
 
   api_response get_subscription(call& c) {
@@ -1214,10 +1199,8 @@ struct api::impl {
     cmd.id = *id;
     if (auto err = field(c, "seats_used", cmd.seats_used, true))
       return error_response(err);
-    auto sub = ask<subscription>(deps.registry, std::move(cmd));
-    if (!sub)
-      return error_response(sub.error());
-    return json_response(200, subscription_json(*sub));
+    return respond<subscription>(deps.registry, std::move(cmd), 200,
+                                 subscription_json);
   }
 
   api_response open_compliance_case(call& c) {
@@ -1273,10 +1256,8 @@ struct api::impl {
     if (auto err = field(c, "reason", cmd.reason, true))
       return error_response(err);
     cmd.by = c.by("by");
-    auto sub = ask<subscription>(deps.registry, std::move(cmd));
-    if (!sub)
-      return error_response(sub.error());
-    return json_response(200, subscription_json(*sub));
+    return respond<subscription>(deps.registry, std::move(cmd), 200,
+                                 subscription_json);
   }
 
   api_response list_cases(call& c) {
@@ -1297,8 +1278,10 @@ struct api::impl {
     // By deadline, the operators' order (cases without one, i.e. revoked
     // at once, last).
     std::stable_sort(found.begin(), found.end(), [](auto& x, auto& y) {
-      auto dx = to_unix_ms(x.deadline) == 0 ? INT64_MAX : to_unix_ms(x.deadline);
-      auto dy = to_unix_ms(y.deadline) == 0 ? INT64_MAX : to_unix_ms(y.deadline);
+      auto dx
+        = to_unix_ms(x.deadline) == 0 ? INT64_MAX : to_unix_ms(x.deadline);
+      auto dy
+        = to_unix_ms(y.deadline) == 0 ? INT64_MAX : to_unix_ms(y.deadline);
       return dx < dy;
     });
     auto items = json::array();
@@ -1340,9 +1323,8 @@ struct api::impl {
   // -- emergency licenses (seed 002) ------------------------------------------
 
   api_response emergency_issue(call& c) {
-    if (auto bad = only_keys(c, {"subscription_id", "users",
-                                 "recipient_email", "ticket_url",
-                                 "requested_by", "days"}))
+    if (auto bad = only_keys(c, {"subscription_id", "users", "recipient_email",
+                                 "ticket_url", "requested_by", "days"}))
       return *bad;
     request_emergency_license cmd;
     caf::error err;
@@ -1385,8 +1367,7 @@ struct api::impl {
     auto id = id_param<em_id>(c, 0);
     if (!id)
       return error_response(id.error());
-    auto lic = ask<emergency_license>(deps.sv->emergency, get_atom::value,
-                                      *id);
+    auto lic = ask<emergency_license>(deps.sv->emergency, get_atom::value, *id);
     if (!lic)
       return error_response(lic.error());
     return json_response(200, license_json(*lic));
@@ -1472,8 +1453,7 @@ struct api::impl {
     if (!rep)
       return error_response(rep.error());
     log.info("coupons imported program={} imported={} by={}",
-             to_string(rep->program), rep->imported,
-             c.key ? c.key->name : "?");
+             to_string(rep->program), rep->imported, c.key ? c.key->name : "?");
     return json_response(200, to_json(*rep));
   }
 
@@ -1597,9 +1577,9 @@ struct api::impl {
                         {"avg_group", m.avg_group_size()}};
     out["registry"] = registry_stats();
     out["timers"] = timer_stats();
-    auto ob = deps.sv ? ask<outbox_status>(deps.sv->outbox, outbox_atom::value)
-                      : caf::expected<outbox_status>{
-                        make_error(errc::unavailable)};
+    auto ob = deps.sv
+                ? ask<outbox_status>(deps.sv->outbox, outbox_atom::value)
+                : caf::expected<outbox_status>{make_error(errc::unavailable)};
     out["outbox"] = ob ? json{{"pending", ob->pending},
                               {"delivered", ob->delivered},
                               {"failed", ob->failed}}
@@ -1659,8 +1639,8 @@ struct api::impl {
 
   // -- metrics ----------------------------------------------------------------
 
-  void observe(const std::string& label, const std::string& method,
-               int status, double secs) {
+  void observe(const std::string& label, const std::string& method, int status,
+               double secs) {
     std::lock_guard<std::mutex> guard{metrics_mtx};
     ++requests[{label, method, status}];
     auto& m = latencies[label];
@@ -1703,7 +1683,8 @@ struct api::impl {
       }
     }
     auto m = deps.store->metrics();
-    line("# HELP tenure_store_commits_total Commits acknowledged by the store.");
+    line(
+      "# HELP tenure_store_commits_total Commits acknowledged by the store.");
     line("# TYPE tenure_store_commits_total counter");
     line("tenure_store_commits_total {}", m.commits);
     line("# HELP tenure_store_failed_commits_total Commits that failed.");
@@ -1745,7 +1726,8 @@ struct api::impl {
   }
 };
 
-api::api(api_deps deps) : impl_(new impl(std::move(deps))) {
+api::api(api_deps deps)
+  : impl_(new impl(std::move(deps))) {
   // nop
 }
 

@@ -16,24 +16,13 @@
 
 #include "actors/json_keys.hpp"
 #include "messages/errc.hpp"
+#include "nodes/signature.hpp"
 
 namespace tenure {
 
 namespace {
 
 using json = nlohmann::json;
-
-std::string to_hex(std::string_view bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (auto c : bytes) {
-    auto b = static_cast<unsigned char>(c);
-    out += digits[b >> 4];
-    out += digits[b & 0x0f];
-  }
-  return out;
-}
 
 std::optional<std::string> from_hex(std::string_view hex) {
   auto value = [](char c) -> int {

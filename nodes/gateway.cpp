@@ -37,7 +37,8 @@ struct gateway::impl {
   }
 };
 
-gateway::gateway(gateway_options opts, api& app) : impl_(new impl) {
+gateway::gateway(gateway_options opts, api& app)
+  : impl_(new impl) {
   impl_->opts = std::move(opts);
   impl_->app = &app;
   auto& srv = impl_->server;
@@ -93,10 +94,9 @@ gateway::~gateway() {
 
 caf::expected<uint16_t> gateway::bind() {
   auto& o = impl_->opts;
-  int port = o.port == 0 ? impl_->server.bind_to_any_port(o.host)
-                         : (impl_->server.bind_to_port(o.host, o.port)
-                              ? o.port
-                              : -1);
+  int port = o.port == 0
+               ? impl_->server.bind_to_any_port(o.host)
+               : (impl_->server.bind_to_port(o.host, o.port) ? o.port : -1);
   if (port <= 0)
     return make_error(errc::unavailable,
                       "cannot listen on " + o.host + ":"

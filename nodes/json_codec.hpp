@@ -169,8 +169,8 @@ caf::error value_from_json(const json& in, T& x, const std::string& path) {
     }
     auto id = T::parse(s);
     if (!id)
-      return bad(path, "expected an id starting with '"
-                         + std::string{T::prefix} + "'");
+      return bad(path, "expected an id starting with '" + std::string{T::prefix}
+                         + "'");
     x = *id;
   } else if constexpr (is_named_enum<T>::value) {
     if (!in.is_string())
@@ -200,8 +200,8 @@ caf::error container_from_json(const json& in, std::vector<T>& xs,
   xs.reserve(in.size());
   for (size_t i = 0; i < in.size(); ++i) {
     T x{};
-    if (auto err = value_from_json(in[i], x,
-                                   path + "[" + std::to_string(i) + "]"))
+    if (auto err
+        = value_from_json(in[i], x, path + "[" + std::to_string(i) + "]"))
       return err;
     xs.push_back(std::move(x));
   }
@@ -236,8 +236,7 @@ caf::error from_json(const json& in, T& x, const std::string& path) {
       [&](auto&... f) {
         (((!known && key == f.name)
             ? (known = true,
-               err = value_from_json(value, f.value, join_path(path, key)),
-               0)
+               err = value_from_json(value, f.value, join_path(path, key)), 0)
             : 0),
          ...);
       },

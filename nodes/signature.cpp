@@ -35,6 +35,8 @@ int hex_value(char c) noexcept {
   return -1;
 }
 
+} // namespace
+
 std::string to_hex(std::string_view bytes) {
   static constexpr char digits[] = "0123456789abcdef";
   std::string out;
@@ -46,8 +48,6 @@ std::string to_hex(std::string_view bytes) {
   }
   return out;
 }
-
-} // namespace
 
 bool constant_time_equal(std::string_view x, std::string_view y) noexcept {
   if (x.size() != y.size())

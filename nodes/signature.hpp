@@ -41,6 +41,9 @@ caf::error verify_webhook(std::string_view secret, std::string_view header,
                           std::string_view body, time_point now,
                           duration tolerance = std::chrono::minutes(5));
 
+/// Lower-case hex of `bytes`.
+std::string to_hex(std::string_view bytes);
+
 /// Constant-time equality of two byte strings (length is not secret).
 bool constant_time_equal(std::string_view x, std::string_view y) noexcept;
 

@@ -210,9 +210,10 @@ int run(const flags& fl, const sigset_t& stop_signals) {
     return exit_cannot_start;
   }
 
-  // -- notifications and the verifier ------------------------------------------
-  // Checked before anything is opened: a template that cannot render or an
-  // unreadable secret stops the node at start, not at the first email.
+  // -- notifications and the verifier
+  // ------------------------------------------ Checked before anything is
+  // opened: a template that cannot render or an unreadable secret stops the
+  // node at start, not at the first email.
   auto templates = tenure::template_set::load(
     settings.files.templates, tenure::program_texts_of(settings));
   if (!templates) {
@@ -220,7 +221,8 @@ int run(const flags& fl, const sigset_t& stop_signals) {
                  tenure::error_message(templates.error()).c_str());
     return exit_cannot_start;
   }
-  auto smtp_password = tenure::read_secret_file(settings.outbox.smtp_password_file);
+  auto smtp_password
+    = tenure::read_secret_file(settings.outbox.smtp_password_file);
   auto verifier_key = tenure::read_secret_file(settings.verifier.key_file);
   for (auto* secret : {&smtp_password, &verifier_key})
     if (!*secret) {
@@ -275,14 +277,15 @@ int run(const flags& fl, const sigset_t& stop_signals) {
   log.info("store opened path={} sync={}", store_opts.path,
            store_opts.sync ? "on" : "off");
 
-  // -- API keys and the verifier callback's secret ------------------------------
-  // Written on first start, so a new node is usable at once and secure by
-  // default: the admin token is in a file only its owner can read.
+  // -- API keys and the verifier callback's secret
+  // ------------------------------ Written on first start, so a new node is
+  // usable at once and secure by default: the admin token is in a file only its
+  // owner can read.
   auto keys_file = settings.gateway.keys_file.empty()
                      ? (data_dir / "keys.json").string()
                      : settings.gateway.keys_file;
-  auto first = tenure::ensure_keys_file(keys_file,
-                                        (data_dir / "admin.token").string());
+  auto first
+    = tenure::ensure_keys_file(keys_file, (data_dir / "admin.token").string());
   if (!first) {
     std::fprintf(stderr, "tenured: cannot start: %s\n",
                  tenure::error_message(first.error()).c_str());
@@ -312,8 +315,7 @@ int run(const flags& fl, const sigset_t& stop_signals) {
     }
   auto callback_secret = tenure::read_secret_file(secret_file);
   if (!callback_secret || callback_secret->size() < 16) {
-    std::fprintf(stderr,
-                 "tenured: cannot start: %s\n",
+    std::fprintf(stderr, "tenured: cannot start: %s\n",
                  callback_secret
                    ? (secret_file
                       + ": the callback secret must be at least 16 "
@@ -371,8 +373,8 @@ int run(const flags& fl, const sigset_t& stop_signals) {
     std::unique_ptr<tenure::smtp_sink> smtp;
     if (!smtp_opts.url.empty())
       smtp = std::make_unique<tenure::smtp_sink>(smtp_opts, &maildir);
-    tenure::mail_sink* sink = smtp ? static_cast<tenure::mail_sink*>(smtp.get())
-                                   : &maildir;
+    tenure::mail_sink* sink
+      = smtp ? static_cast<tenure::mail_sink*>(smtp.get()) : &maildir;
     std::shared_ptr<tenure::verifier_client> verifier;
     if (settings.verifier.url.empty()) {
       verifier = std::make_shared<tenure::fake_verifier>();
@@ -411,7 +413,8 @@ int run(const flags& fl, const sigset_t& stop_signals) {
         caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
     };
 
-    // -- API, gateway and shell endpoint ---------------------------------------
+    // -- API, gateway and shell endpoint
+    // ---------------------------------------
     tenure::api_deps api_deps;
     api_deps.sys = &sys;
     api_deps.store = store->get();
@@ -436,10 +439,10 @@ int run(const flags& fl, const sigset_t& stop_signals) {
     gw_opts.port = settings.node.http_port;
     gw_opts.threads = settings.gateway.threads;
     gw_opts.max_body_bytes = settings.gateway.max_body_mib << 20;
-    gw_opts.io_timeout_seconds = static_cast<int>(
-      std::chrono::duration_cast<std::chrono::seconds>(
-        settings.gateway.io_timeout)
-        .count());
+    gw_opts.io_timeout_seconds
+      = static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(
+                           settings.gateway.io_timeout)
+                           .count());
     tenure::gateway gw{gw_opts, app};
     auto port = gw.bind();
     // The shell endpoint: one detached actor answering the operator shell
@@ -467,9 +470,9 @@ int run(const flags& fl, const sigset_t& stop_signals) {
     });
     caf::expected<uint16_t> shell_port{caf::error{}};
     if (port)
-      shell_port = sys.middleman().publish(
-        caf::actor_cast<caf::actor>(shell), settings.node.shell_port,
-        settings.node.host.c_str());
+      shell_port = sys.middleman().publish(caf::actor_cast<caf::actor>(shell),
+                                           settings.node.shell_port,
+                                           settings.node.host.c_str());
     if (!port) {
       std::fprintf(stderr, "tenured: cannot start: %s\n",
                    tenure::error_message(port.error()).c_str());

@@ -56,7 +56,7 @@ TEST(json_codec, a_round_trip_keeps_the_record) {
   s.seats = 42;
   s.end = from_unix_ms(1'800'000'000'000);
   subscription back;
-  ASSERT_FALSE(from_json(to_json(s), back)) ;
+  ASSERT_FALSE(from_json(to_json(s), back));
   EXPECT_EQ(back, s);
 }
 
@@ -76,8 +76,8 @@ TEST(json_codec, wrong_types_name_the_field_and_what_was_expected) {
   EXPECT_EQ(message_of(err), "seats: must not be negative");
   err = from_json(json::parse(R"({"seats": 5000000000})"), app);
   EXPECT_EQ(message_of(err), "seats: too large");
-  err = from_json(json::parse(R"({"oss": {"attests_not_for_profit": 1}})"),
-                  app);
+  err
+    = from_json(json::parse(R"({"oss": {"attests_not_for_profit": 1}})"), app);
   EXPECT_EQ(message_of(err), "oss.attests_not_for_profit: expected true or "
                              "false");
   err = from_json(json::parse(R"({"applicant": []})"), app);
@@ -90,8 +90,8 @@ TEST(json_codec, enums_ids_and_times_are_checked) {
   application app;
   auto err = from_json(json::parse(R"({"term": "2y"})"), app);
   EXPECT_EQ(message_of(err), "term: expected one of 1y, 3y");
-  err = from_json(json::parse(R"({"renews": "app_01M83WJYYNT193ZSDEP2RKA0T2"})"),
-                  app);
+  err = from_json(
+    json::parse(R"({"renews": "app_01M83WJYYNT193ZSDEP2RKA0T2"})"), app);
   EXPECT_EQ(message_of(err), "renews: expected an id starting with 'sub_'");
   subscription s;
   err = from_json(json::parse(R"({"end": "next tuesday"})"), s);
@@ -101,11 +101,11 @@ TEST(json_codec, enums_ids_and_times_are_checked) {
   EXPECT_EQ(to_iso8601(s.end), "2027-01-31T00:00:00.000Z");
 }
 
-TEST(json_codec, a_refused_request_leaves_earlier_fields_but_reports_the_first_error) {
+TEST(json_codec,
+     a_refused_request_leaves_earlier_fields_but_reports_the_first_error) {
   application app;
   auto err = from_json(json::parse(R"({"seats": 3, "hosting": "cloud"})"), app);
-  EXPECT_EQ(message_of(err),
-            "hosting: expected one of saas, self_managed");
+  EXPECT_EQ(message_of(err), "hosting: expected one of saas, self_managed");
 }
 
 TEST(split_target, decodes_path_and_query) {
