@@ -371,8 +371,8 @@ public:
       int yes = 1;
       ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
     });
-    srv_.set_keep_alive_max_count(10'000);
-    srv_.set_keep_alive_timeout(30);
+    srv_.set_keep_alive_max_count(100);
+    srv_.set_keep_alive_timeout(5);
     srv_.set_read_timeout(10, 0);
     srv_.set_write_timeout(10, 0);
     srv_.set_payload_max_length(8u << 20);

@@ -153,7 +153,7 @@ std::optional<duration> parse_duration(std::string_view str) {
     mul = 1;
   else if (unit == "s")
     mul = 1000;
-  else if (unit == "min")
+  else if (unit == "min" || unit == "m")
     mul = 60'000;
   else if (unit == "h")
     mul = 3'600'000;

@@ -41,8 +41,8 @@ std::optional<time_point> parse_iso8601(std::string_view str);
 /// becomes 28 February in a common year. Terms and renewals use it.
 time_point add_years(time_point t, int n);
 
-/// Parses a duration written as a number and a unit: `250ms`, `30s`, `5min`,
-/// `12h`, `30d`, `2w`. Returns nothing on a missing or unknown unit, a
+/// Parses a duration written as a number and a unit: `250ms`, `30s`, `5min`
+/// (or `5m`), `12h`, `30d`, `2w`. Returns nothing on a missing or unknown unit, a
 /// negative value or overflow.
 std::optional<duration> parse_duration(std::string_view str);
 

@@ -474,8 +474,8 @@ struct api::impl {
     while (!ct.empty() && ct.back() == ' ')
       ct.pop_back();
     if (!ct.empty() && ct != "application/json")
-      return error_response(415, "unsupported_media_type",
-                            "Content-Type must be application/json");
+      return error_response(400, "bad_request",
+                            "body: Content-Type must be application/json");
     if (req.body.size() > max_json_bytes)
       return error_response(413, "too_large", "body: larger than 1 MiB");
     if (req.body.find_first_not_of(" \t\r\n") == std::string::npos) {
@@ -1114,9 +1114,8 @@ struct api::impl {
   }
 
   api_response register_sub(call& c) {
-    if (auto bad
-        = only_keys(c, {"organisation", "plan", "program", "contact_email",
-                        "sku", "hosting", "seats", "start", "end"}))
+    if (auto bad = only_keys(c, {"organisation", "plan", "contact_email",
+                                 "sku", "hosting", "seats", "start", "end"}))
       return *bad;
     register_subscription cmd;
     auto& s = cmd.sub;
@@ -1128,7 +1127,6 @@ struct api::impl {
     };
     read("organisation", s.organisation, true);
     read("plan", s.plan);
-    read("program", s.program);
     read("contact_email", s.contact_email);
     read("sku", s.sku);
     read("hosting", s.hosting);
@@ -1137,6 +1135,10 @@ struct api::impl {
     read("end", s.end, true);
     if (err)
       return error_response(err);
+    // Community subscriptions come from redeemed codes, never from billing.
+    if (s.plan != plan::paid)
+      return error_response(422, "invalid_argument",
+                            "plan: billing registers paid plans only");
     return respond<subscription>(deps.registry, std::move(cmd), 201,
                                  subscription_json);
   }
@@ -1443,8 +1445,8 @@ struct api::impl {
       return error_response(pool.error());
     auto ct = lower(c.req.content_type.substr(0, c.req.content_type.find(';')));
     if (ct != "text/csv" && ct != "text/plain")
-      return error_response(415, "unsupported_media_type",
-                            "Content-Type must be text/csv");
+      return error_response(400, "bad_request",
+                            "body: Content-Type must be text/csv");
     import_coupons cmd;
     cmd.program = *program_param(c, 0);
     cmd.csv = c.req.body;

@@ -52,8 +52,13 @@ gateway::gateway(gateway_options opts, api& app)
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
-  srv.set_keep_alive_max_count(10'000);
-  srv.set_keep_alive_timeout(30);
+  // cpp-httplib serves a keep-alive connection on one worker until it
+  // closes: with more clients than workers, the others wait for a whole
+  // connection, not a request. Closing after 100 requests (a reconnect on
+  // loopback costs ~50 us) and after 5 s idle keeps the queue moving while
+  // still sparing most handshakes (bench/http_bench, 64 connections).
+  srv.set_keep_alive_max_count(100);
+  srv.set_keep_alive_timeout(5);
   srv.set_read_timeout(impl_->opts.io_timeout_seconds, 0);
   srv.set_write_timeout(impl_->opts.io_timeout_seconds, 0);
   srv.set_payload_max_length(impl_->opts.max_body_bytes);

@@ -34,6 +34,7 @@ TEST(time, durations_parse_in_every_unit) {
   EXPECT_EQ(parse_duration("250ms"), duration{250});
   EXPECT_EQ(parse_duration("30s"), duration{30'000});
   EXPECT_EQ(parse_duration("5min"), duration{300'000});
+  EXPECT_EQ(parse_duration("5m"), duration{300'000});
   EXPECT_EQ(parse_duration("12h"), duration{43'200'000});
   EXPECT_EQ(parse_duration("30d"), std::chrono::duration_cast<duration>(days{30}));
   EXPECT_EQ(parse_duration("2w"), std::chrono::duration_cast<duration>(days{14}));
