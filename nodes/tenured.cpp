@@ -470,9 +470,12 @@ int run(const flags& fl, const sigset_t& stop_signals) {
     });
     caf::expected<uint16_t> shell_port{caf::error{}};
     if (port)
+      // reuse_addr: a node restarted right after a shell was connected
+      // finds its port in TIME_WAIT; SO_REUSEADDR (not SO_REUSEPORT) still
+      // refuses a port another process listens on.
       shell_port = sys.middleman().publish(caf::actor_cast<caf::actor>(shell),
                                            settings.node.shell_port,
-                                           settings.node.host.c_str());
+                                           settings.node.host.c_str(), true);
     if (!port) {
       std::fprintf(stderr, "tenured: cannot start: %s\n",
                    tenure::error_message(port.error()).c_str());

@@ -138,6 +138,24 @@ TEST(tenured, a_port_in_use_is_reported) {
     << second.err();
 }
 
+// The shell endpoint binds with SO_REUSEADDR (a restart must not wait out
+// TIME_WAIT), which must still refuse a port another node listens on.
+TEST(tenured, a_shell_port_in_use_is_reported) {
+  temp_dir dir;
+  node first{dir.path() + "/a"};
+  ASSERT_GT(first.port, 0);
+  std::smatch m;
+  std::regex re{"shell=127\\.0\\.0\\.1:([0-9]+)"};
+  ASSERT_TRUE(first.line && std::regex_search(*first.line, m, re))
+    << first.line.value_or("(no line)");
+  child_process second{{tenured_bin(), "--config", default_config(), "--data",
+                        dir.path() + "/b", "--http-port", "0", "--shell-port",
+                        m[1].str()}};
+  EXPECT_EQ(second.wait(30s), 1);
+  EXPECT_NE(second.err().find("for the shell"), std::string::npos)
+    << second.err();
+}
+
 // A subscription whose end date passed while the node was down: the renewal
 // supervisor of the real binary expires it at start, and the outbox delivers
 // the member's email into the data directory's mail folder.
