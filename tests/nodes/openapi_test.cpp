@@ -34,11 +34,9 @@
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
 #include <yaml-cpp/yaml.h>
 
+#include "tests/support/e2e_tools.hpp"
 #include "tests/support/process.hpp"
 
 using namespace std::chrono_literals;
@@ -46,56 +44,23 @@ using namespace std::chrono_literals;
 // as written.
 using json = nlohmann::ordered_json;
 using tenure::test::child_process;
+using tenure::test::day_ms;
+using tenure::test::hmac_sha256_hex;
+using tenure::test::iso_ms;
+using tenure::test::parse_iso_ms;
+using tenure::test::random_hex;
+using tenure::test::read_file;
+using tenure::test::redacted;
 using tenure::test::temp_dir;
+using tenure::test::to_hex;
+using tenure::test::trim;
 
 namespace {
 
 // -- small tools --------------------------------------------------------------
 
-std::string to_hex(const unsigned char* data, size_t size) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(size * 2);
-  for (size_t i = 0; i < size; ++i) {
-    out += digits[data[i] >> 4];
-    out += digits[data[i] & 0x0f];
-  }
-  return out;
-}
-
-/// HMAC-SHA256(key, msg), lower-case hex: the verifier's signature.
-std::string hmac_sha256_hex(const std::string& key, const std::string& msg) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), out,
-       &len);
-  return to_hex(out, len);
-}
-
-std::string random_hex(size_t bytes) {
-  std::vector<unsigned char> raw(bytes);
-  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1)
-    return {};
-  return to_hex(raw.data(), raw.size());
-}
-
 std::string unique(const std::string& prefix) {
   return prefix + "-" + random_hex(5);
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in{path, std::ios::binary};
-  return std::string{std::istreambuf_iterator<char>{in}, {}};
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
-    s.pop_back();
-  size_t b = 0;
-  while (b < s.size() && std::isspace(static_cast<unsigned char>(s[b])))
-    ++b;
-  return s.substr(b);
 }
 
 std::string lower(std::string s) {
@@ -107,59 +72,6 @@ std::string lower(std::string s) {
 /// `text/plain; version=0.0.4` -> `text/plain`.
 std::string media_type(const std::string& content_type) {
   return lower(trim(content_type.substr(0, content_type.find(';'))));
-}
-
-/// Milliseconds since the epoch of `2026-11-23T10:00:00Z` or with
-/// milliseconds; nothing for anything else.
-std::optional<int64_t> parse_iso_ms(const std::string& text) {
-  std::tm tm{};
-  int ms = 0;
-  char rest[8] = {};
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%7s", &tm.tm_year,
-                  &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
-                  rest)
-      != 7)
-    return std::nullopt;
-  std::string tail = rest;
-  if (tail.size() == 5 && tail[0] == '.' && tail[4] == 'Z')
-    ms = std::stoi(tail.substr(1, 3));
-  else if (tail != "Z")
-    return std::nullopt;
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  return static_cast<int64_t>(timegm(&tm)) * 1000 + ms;
-}
-
-std::string iso_ms(int64_t unix_ms) {
-  auto secs = static_cast<time_t>(unix_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[80];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                tm.tm_min, tm.tm_sec, static_cast<int>(unix_ms % 1000));
-  return buf;
-}
-
-constexpr int64_t day_ms = 86'400'000;
-
-/// A copy of `x` without secrets (coupon codes, license keys), for failure
-/// messages: the test prints nothing the node keeps out of its logs.
-json redacted(json x, const std::string& parent = {}) {
-  if (x.is_object()) {
-    for (auto& [k, v] : x.items()) {
-      bool secret = k == "coupon_code" || k == "license_key" || k == "codes"
-                    || (k == "code" && parent != "error");
-      if (secret)
-        v = "<redacted>";
-      else
-        v = redacted(v, k);
-    }
-  } else if (x.is_array()) {
-    for (auto& v : x)
-      v = redacted(v, parent);
-  }
-  return x;
 }
 
 // -- YAML to JSON -------------------------------------------------------------

@@ -25,25 +25,18 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/e2e_tools.hpp"
 #include "tests/support/process.hpp"
 
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 using tenure::test::child_process;
+using tenure::test::parse_iso_ms;
+using tenure::test::read_file;
 using tenure::test::temp_dir;
+using tenure::test::trim;
 
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream in{path, std::ios::binary};
-  return std::string{std::istreambuf_iterator<char>{in}, {}};
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
-    s.pop_back();
-  return s;
-}
 
 std::string random_suffix() {
   std::random_device rd;
@@ -51,20 +44,6 @@ std::string random_suffix() {
   for (int i = 0; i < 8; ++i)
     out += "0123456789abcdef"[rd() % 16];
   return out;
-}
-
-/// Milliseconds since the epoch of `2026-11-23T10:00:00.123Z`.
-std::optional<int64_t> parse_iso_ms(const std::string& text) {
-  std::tm tm{};
-  int ms = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year,
-                  &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
-                  &ms)
-      != 7)
-    return std::nullopt;
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  return static_cast<int64_t>(timegm(&tm)) * 1000 + ms;
 }
 
 /// A loopback port nothing listens on: bound, then closed again.

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+/// Small tools of the end-to-end tests that talk to a real node over HTTP or
+/// the shell. They are written independently of the node's own code (their
+/// own HMAC, hashing and time parsing), so a node that signs, hashes or
+/// formats differently from the catalog fails the tests instead of agreeing
+/// with itself.
+namespace tenure::test {
+
+/// Lower-case hex of `size` bytes.
+std::string to_hex(const unsigned char* data, size_t size);
+
+/// SHA-256 of `data`, lower-case hex.
+std::string sha256_hex(const std::string& data);
+
+/// HMAC-SHA256(key, msg), lower-case hex: the verifier's signature.
+std::string hmac_sha256_hex(const std::string& key, const std::string& msg);
+
+/// `bytes` random bytes, hex; empty if the OS gives none.
+std::string random_hex(size_t bytes);
+
+/// The whole file, or empty.
+std::string read_file(const std::string& path);
+
+/// `s` without leading and trailing white space.
+std::string trim(std::string s);
+
+/// Milliseconds since the epoch of `2026-11-23T10:00:00Z` or
+/// `2026-11-23T10:00:00.123Z`; nothing for anything else.
+std::optional<int64_t> parse_iso_ms(const std::string& text);
+
+/// `unix_ms` as `2026-11-23T10:00:00.123Z`.
+std::string iso_ms(int64_t unix_ms);
+
+constexpr int64_t day_ms = 86'400'000;
+
+/// A copy of `x` without secrets (coupon codes, license keys), for failure
+/// messages: tests print nothing the node keeps out of its logs. `Json` is
+/// nlohmann::json or nlohmann::ordered_json.
+template <class Json>
+Json redacted(Json x, const std::string& parent = {}) {
+  if (x.is_object()) {
+    for (auto& [k, v] : x.items()) {
+      // `code` is secret in a redeem body, not in an error.
+      bool secret = k == "coupon_code" || k == "license_key" || k == "codes"
+                    || (k == "code" && parent != "error");
+      if (secret)
+        v = "<redacted>";
+      else
+        v = redacted(v, k);
+    }
+  } else if (x.is_array()) {
+    for (auto& v : x)
+      v = redacted(v, parent);
+  }
+  return x;
+}
+
+} // namespace tenure::test
