@@ -44,16 +44,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 std::string url_decode(std::string_view in) {
   std::string out;
   out.reserve(in.size());

@@ -25,6 +25,8 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
   return std::string{reinterpret_cast<const char*>(out), len};
 }
 
+} // namespace
+
 int hex_value(char c) noexcept {
   if (c >= '0' && c <= '9')
     return c - '0';
@@ -34,8 +36,6 @@ int hex_value(char c) noexcept {
     return c - 'A' + 10;
   return -1;
 }
-
-} // namespace
 
 std::string to_hex(std::string_view bytes) {
   static constexpr char digits[] = "0123456789abcdef";

@@ -41,6 +41,9 @@ caf::error verify_webhook(std::string_view secret, std::string_view header,
                           std::string_view body, time_point now,
                           duration tolerance = std::chrono::minutes(5));
 
+/// The value of a hex digit (either case), or -1.
+int hex_value(char c) noexcept;
+
 /// Lower-case hex of `bytes`.
 std::string to_hex(std::string_view bytes);
 
