@@ -1104,8 +1104,8 @@ struct api::impl {
   }
 
   api_response register_sub(call& c) {
-    if (auto bad = only_keys(c, {"organisation", "plan", "contact_email",
-                                 "sku", "hosting", "seats", "start", "end"}))
+    if (auto bad = only_keys(c, {"organisation", "plan", "contact_email", "sku",
+                                 "hosting", "seats", "start", "end"}))
       return *bad;
     register_subscription cmd;
     auto& s = cmd.sub;
@@ -1252,6 +1252,10 @@ struct api::impl {
                                  subscription_json);
   }
 
+  /// Cases by deadline, the operators' order (cases without one, revoked at
+  /// once, last; ties by id). Compliance cases are few (a handful a month),
+  /// so a page sorts all of them, at most `max_rows_per_page`, and the
+  /// cursor is the id of the last case returned.
   api_response list_cases(call& c) {
     std::optional<case_state> state;
     if (auto err = enum_filter(c, "state", state))
@@ -1259,26 +1263,51 @@ struct api::impl {
     auto limit = limit_param(c, default_list_limit, max_list_limit);
     if (!limit)
       return error_response(limit.error());
+    auto rows = deps.store->scan(storage::cf::snapshots, "case_",
+                                 max_rows_per_page + 1);
+    if (!rows)
+      return error_response(rows.error());
+    if (rows->size() > max_rows_per_page)
+      return error_response(
+        413, "too_large",
+        fmt::format("more than {} compliance cases; this listing sorts them "
+                    "all and needs paging by deadline range first",
+                    max_rows_per_page));
     std::vector<compliance_case> found;
-    json next;
-    auto err = page<compliance_case>(
-      c, "case_",
-      [&](const compliance_case& x) { return !state || x.state == *state; },
-      [&](const compliance_case& x) { found.push_back(x); }, next, *limit);
-    if (err)
-      return error_response(err);
-    // By deadline, the operators' order (cases without one, i.e. revoked
-    // at once, last).
-    std::stable_sort(found.begin(), found.end(), [](auto& x, auto& y) {
-      auto dx
-        = to_unix_ms(x.deadline) == 0 ? INT64_MAX : to_unix_ms(x.deadline);
-      auto dy
-        = to_unix_ms(y.deadline) == 0 ? INT64_MAX : to_unix_ms(y.deadline);
-      return dx < dy;
-    });
+    for (auto& row : *rows) {
+      if (row.value.size() < 8)
+        return error_response(
+          make_error(errc::corrupt_data, "snapshot of " + row.key));
+      auto x = decode<compliance_case>(std::string_view{row.value}.substr(8));
+      if (!x)
+        return error_response(x.error());
+      if (!state || x->state == *state)
+        found.push_back(std::move(*x));
+    }
+    auto order = [](const compliance_case& x) {
+      auto d = to_unix_ms(x.deadline);
+      return std::make_pair(d == 0 ? INT64_MAX : d, x.id.str());
+    };
+    std::sort(found.begin(), found.end(),
+              [&](auto& x, auto& y) { return order(x) < order(y); });
+    size_t first = 0;
+    if (auto cursor = query(c, "cursor"); !cursor.empty()) {
+      auto i = std::find_if(found.begin(), found.end(),
+                            [&](auto& x) { return x.id.str() == cursor; });
+      if (i == found.end())
+        return error_response(422, "invalid_argument",
+                              "cursor: not a case of this listing");
+      first = static_cast<size_t>(i - found.begin()) + 1;
+    }
     auto items = json::array();
-    for (auto& x : found)
-      items.push_back(to_json(x));
+    json next = nullptr;
+    for (size_t i = first; i < found.size(); ++i) {
+      if (items.size() == *limit) {
+        next = found[i - 1].id.str();
+        break;
+      }
+      items.push_back(to_json(found[i]));
+    }
     return json_response(200, json{{"items", items}, {"next_cursor", next}});
   }
 

@@ -808,6 +808,47 @@ TEST_F(gateway_e2e,
   EXPECT_EQ(g.body["state"], "cured") << g.describe();
 }
 
+// Deadline order holds across pages: a case that revoked at once (no
+// deadline) was opened first, so by id it would come first; by deadline it
+// comes last.
+TEST_F(gateway_e2e, compliance_cases_page_in_deadline_order) {
+  provisioned revoked;
+  provisioned curable;
+  ASSERT_NO_FATAL_FAILURE(member_subscription(edu_saas, revoked));
+  ASSERT_NO_FATAL_FAILURE(member_subscription(startups_saas, curable));
+  auto r
+    = admin_->post("/v1/subscriptions/" + revoked.sub_id + "/compliance-cases",
+                   json{{"reason", "resold licenses"}, {"curable", false}});
+  ASSERT_EQ(r.status, 201) << r.describe();
+  std::string revoked_case = r.body.value("id", "");
+  EXPECT_TRUE(r.body["deadline"].is_null()) << r.describe();
+  r = admin_->post("/v1/subscriptions/" + curable.sub_id + "/compliance-cases",
+                   json{{"reason", "commercial use"}, {"curable", true}});
+  ASSERT_EQ(r.status, 201) << r.describe();
+  std::string curable_case = r.body.value("id", "");
+  ASSERT_LT(revoked_case, curable_case);
+  std::vector<std::string> seen;
+  std::string target = "/v1/compliance-cases?limit=1";
+  for (int page = 0; page < 10; ++page) {
+    auto l = admin_->get(target);
+    ASSERT_EQ(l.status, 200) << l.describe();
+    ASSERT_LE(l.body["items"].size(), 1u) << l.describe();
+    for (auto& c : l.body["items"])
+      seen.push_back(c.value("id", ""));
+    if (l.body["next_cursor"].is_null())
+      break;
+    target = "/v1/compliance-cases?limit=1&cursor="
+             + l.body["next_cursor"].get<std::string>();
+  }
+  auto at = [&](const std::string& id) {
+    return std::find(seen.begin(), seen.end(), id) - seen.begin();
+  };
+  ASSERT_LT(at(revoked_case), static_cast<long>(seen.size()));
+  EXPECT_LT(at(curable_case), at(revoked_case));
+  auto bad = admin_->get("/v1/compliance-cases?cursor=case_nope");
+  EXPECT_EQ(bad.status, 422) << bad.describe();
+}
+
 // -- 5. seed 002: weekend emergency licenses ----------------------------------
 
 TEST_F(gateway_e2e, emergency_licenses_follow_the_grace_period_window) {
