@@ -399,6 +399,13 @@ struct api::impl {
                                               - started)
                   .count();
     observe(label, req.method, res.status, secs);
+    // The route's pattern, never the path: ids are fine, but query strings
+    // carry email addresses.
+    log.debug("request method={} route={} status={} ms={:.2f}", req.method,
+              label, res.status, secs * 1000);
+    if (res.status >= 500)
+      log.warn("request failed method={} route={} status={}", req.method,
+               label, res.status);
     return res;
   }
 
