@@ -25,6 +25,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
@@ -449,25 +450,30 @@ int run(const flags& fl, const sigset_t& stop_signals) {
     // through the same API (nodes/shell_protocol.hpp). Detached because
     // each request blocks while the actors answer; operators are few, so
     // their commands are served one after the other.
-    auto shell = sys.spawn<caf::detached>([&app]() -> caf::behavior {
-      return {
-        [&app](tenure::shell_atom, const std::string& method,
-               const std::string& target, const std::string& token,
-               const std::string& content_type, const std::string& body,
-               const std::string& idempotency_key) {
-          tenure::api_request req;
-          req.method = method;
-          tenure::split_target(target, req.path, req.query);
-          req.authorization = token.empty() ? std::string{} : "Bearer " + token;
-          req.content_type = content_type;
-          req.body = body;
-          req.idempotency_key = idempotency_key;
-          auto res = app.handle(req);
-          return caf::make_message(static_cast<int32_t>(res.status),
-                                   std::move(res.body));
-        },
-      };
-    });
+    // The API travels as a spawn argument: CAF 0.17 dereferences a null
+    // argument tuple when a spawned function takes none (UBSan reports it).
+    auto shell = sys.spawn<caf::detached>(
+      [](caf::event_based_actor*, tenure::api* app) -> caf::behavior {
+        return {
+          [app](tenure::shell_atom, const std::string& method,
+                const std::string& target, const std::string& token,
+                const std::string& content_type, const std::string& body,
+                const std::string& idempotency_key) {
+            tenure::api_request req;
+            req.method = method;
+            tenure::split_target(target, req.path, req.query);
+            req.authorization
+              = token.empty() ? std::string{} : "Bearer " + token;
+            req.content_type = content_type;
+            req.body = body;
+            req.idempotency_key = idempotency_key;
+            auto res = app->handle(req);
+            return caf::make_message(static_cast<int32_t>(res.status),
+                                     std::move(res.body));
+          },
+        };
+      },
+      &app);
     caf::expected<uint16_t> shell_port{caf::error{}};
     if (port)
       // reuse_addr: a node restarted right after a shell was connected
