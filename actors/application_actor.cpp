@@ -379,6 +379,15 @@ caf::behavior application_actor(self_ptr self, std::string id,
         return make_error(errc::not_found, "no application " + self->state.id);
       return *self->state.app;
     },
+    // State and history in one round trip (the gateway's GET).
+    [=](get_atom, history_atom) -> caf::result<caf::message> {
+      if (!self->state.app)
+        return make_error(errc::not_found, "no application " + self->state.id);
+      auto h = app_io::history(*deps.store, self->state.id);
+      if (!h)
+        return std::move(h.error());
+      return caf::make_message(*self->state.app, std::move(*h));
+    },
     [=](history_atom) -> caf::result<std::vector<history_entry>> {
       auto h = app_io::history(*deps.store, self->state.id);
       if (!h)

@@ -281,6 +281,12 @@ caf::behavior registry_actor(self_ptr self, registry_deps deps) {
     [=](get_atom g, const sub_id& id) { return route(self, deps, id, g); },
     [=](history_atom h, const sub_id& id) { return route(self, deps, id, h); },
     [=](get_atom g, const app_id& id) { return route(self, deps, id, g); },
+    [=](get_atom g, history_atom h, const app_id& id) {
+      return route(self, deps, id, g, h);
+    },
+    [=](get_atom g, history_atom h, const sub_id& id) {
+      return route(self, deps, id, g, h);
+    },
     [=](history_atom h, const app_id& id) { return route(self, deps, id, h); },
     [=](idle_atom, const std::string& id) {
       auto& st = self->state;

@@ -183,6 +183,15 @@ caf::behavior subscription_actor(self_ptr self, std::string id,
         return make_error(errc::not_found, "no subscription " + self->state.id);
       return *self->state.sub;
     },
+    // State and history in one round trip (the gateway's GET).
+    [=](get_atom, history_atom) -> caf::result<caf::message> {
+      if (!self->state.sub)
+        return make_error(errc::not_found, "no subscription " + self->state.id);
+      auto h = sub_io::history(*deps.store, self->state.id);
+      if (!h)
+        return std::move(h.error());
+      return caf::make_message(*self->state.sub, std::move(*h));
+    },
     [=](history_atom) -> caf::result<std::vector<history_entry>> {
       auto h = sub_io::history(*deps.store, self->state.id);
       if (!h)

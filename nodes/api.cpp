@@ -404,8 +404,8 @@ struct api::impl {
     log.debug("request method={} route={} status={} ms={:.2f}", req.method,
               label, res.status, secs * 1000);
     if (res.status >= 500)
-      log.warn("request failed method={} route={} status={}", req.method,
-               label, res.status);
+      log.warn("request failed method={} route={} status={}", req.method, label,
+               res.status);
     return res;
   }
 
@@ -790,16 +790,8 @@ struct api::impl {
     auto id = id_param<app_id>(c, 0);
     if (!id)
       return error_response(id.error());
-    auto app = ask<application>(deps.registry, get_atom::value, *id);
-    if (!app)
-      return error_response(app.error());
-    auto hist = ask<std::vector<history_entry>>(deps.registry,
-                                                history_atom::value, *id);
-    if (!hist)
-      return error_response(hist.error());
-    auto out = application_json(*app, c);
-    out["history"] = history_json(*hist);
-    return json_response(200, out);
+    return with_history<application>(
+      *id, [&](const application& app) { return application_json(app, c); });
   }
 
   /// Pages through the snapshots of one kind of entity, keeping those
@@ -929,6 +921,25 @@ struct api::impl {
     return respond<application>(
       deps.registry, std::move(cmd), 200,
       [&](auto& app) { return application_json(app, c); });
+  }
+
+  /// An entity and its history, in one round trip: `render(entity)` plus
+  /// `"history"`.
+  template <class T, class Id, class Render>
+  api_response with_history(const Id& id, Render render) {
+    caf::scoped_actor self{*deps.sys};
+    api_response res;
+    self
+      ->request(deps.registry, deps.timeout, get_atom::value,
+                history_atom::value, id)
+      .receive(
+        [&](T& x, std::vector<history_entry>& h) {
+          auto out = render(x);
+          out["history"] = history_json(h);
+          res = json_response(200, out);
+        },
+        [&](caf::error& err) { res = error_response(err); });
+    return res;
   }
 
   /// Asks `dest` and answers `status` with `render(reply)`, or the error.
@@ -1144,16 +1155,7 @@ struct api::impl {
     auto id = id_param<sub_id>(c, 0);
     if (!id)
       return error_response(id.error());
-    auto sub = ask<subscription>(deps.registry, get_atom::value, *id);
-    if (!sub)
-      return error_response(sub.error());
-    auto hist = ask<std::vector<history_entry>>(deps.registry,
-                                                history_atom::value, *id);
-    if (!hist)
-      return error_response(hist.error());
-    auto out = subscription_json(*sub);
-    out["history"] = history_json(*hist);
-    return json_response(200, out);
+    return with_history<subscription>(*id, subscription_json);
   }
 
   api_response list_subscriptions(call& c) {
