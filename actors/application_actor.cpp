@@ -152,6 +152,11 @@ run(self_ptr self, const application_deps& deps, application_command cmd,
       return std::move(sub_evs.error());
     }
     provisioned = sub_io::record(b, std::nullopt, *sub_evs, now);
+    // What provisioning causes (the renewal schedule, the email index) joins
+    // the same commit, as it does for a subscription registered by billing.
+    if (deps.ids)
+      write_effects(b, subscription_effects(*provisioned, *sub_evs, now, pol),
+                    *deps.ids, now);
     // One active subscription per organisation and program: the index row is
     // inserted in the same commit, so of two racing redemptions one fails.
     b.insert(storage::cf::meta,

@@ -25,6 +25,7 @@
 #include <string>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -648,6 +649,22 @@ TEST_F(gateway_e2e, seed_001_lifecycle_for_each_program) {
     EXPECT_EQ(app["stage"], "provisioning") << redacted(app).dump();
     EXPECT_TRUE(app["history"].is_array() && app["history"].size() >= 3)
       << redacted(app).dump();
+    // The subscription's renewal schedule was armed in the redemption's
+    // commit: the 90-day reminder and the expiry at its end date.
+    auto timers
+      = admin_->get("/v1/timers?within=1200d&owner=renewal&limit=10000");
+    ASSERT_EQ(timers.status, 200) << timers.describe();
+    std::set<std::string> kinds;
+    for (auto& t : timers.body["items"])
+      if (t.value("entity", "") == p.sub_id)
+        kinds.insert(t.value("kind", ""));
+    EXPECT_TRUE(kinds.count("reminder_90d")) << timers.describe();
+    EXPECT_TRUE(kinds.count("expiry")) << timers.describe();
+    // And it is found by its contact's email.
+    auto by_email = admin_->get("/v1/subscriptions?email=" + p.email);
+    ASSERT_EQ(by_email.status, 200) << by_email.describe();
+    ASSERT_EQ(by_email.body["items"].size(), 1u) << by_email.describe();
+    EXPECT_EQ(by_email.body["items"][0]["id"], p.sub_id);
   }
 }
 
