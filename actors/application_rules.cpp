@@ -356,6 +356,9 @@ effects application_effects(const std::optional<application>& before,
                                   after.program, id,
                                   applicant_params(std::move(extra))));
       };
+  // Found by the applicant's email from its first commit on.
+  if (!before && !after.applicant.email.empty())
+    fx.put_meta.emplace_back(email_index_key(after.applicant.email, id), "");
   // The manual review queue: a row and an answer-window timer while the
   // application waits for the program team.
   bool in_review_before = was == st::in_review;

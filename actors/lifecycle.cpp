@@ -1,6 +1,7 @@
 #include "actors/lifecycle.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 #include "messages/codec.hpp"
 #include "storage/cf.hpp"
@@ -156,6 +157,20 @@ std::string review_queue_key(time_point due, const app_id& id) {
   std::string key{review_queue_prefix};
   storage::append_be64(key, storage::due_bits(due));
   key += id.str();
+  return key;
+}
+
+std::string email_index_prefix(std::string_view email) {
+  std::string key = "email/";
+  for (auto c : email)
+    key += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  key += '\0';
+  return key;
+}
+
+std::string email_index_key(std::string_view email, std::string_view entity) {
+  auto key = email_index_prefix(email);
+  key += entity;
   return key;
 }
 

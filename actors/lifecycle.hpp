@@ -177,4 +177,14 @@ std::string review_queue_key(time_point due, const app_id& id);
 /// Prefix of all review queue keys.
 inline constexpr std::string_view review_queue_prefix = "review/";
 
+/// The meta key that finds `entity` (an application or a subscription) by
+/// `email`, compared case-insensitively: `email/` + lower-case email + 0x00
+/// + entity id. Written in the entity's first commit, so "find by email"
+/// (operators, the shell, `GET /v1/applications?email=`) reads the rows of
+/// one address instead of every snapshot.
+std::string email_index_key(std::string_view email, std::string_view entity);
+
+/// The prefix of `email`'s index rows (see `email_index_key`).
+std::string email_index_prefix(std::string_view email);
+
 } // namespace tenure

@@ -312,6 +312,8 @@ effects subscription_effects(const subscription& after,
   for (auto& ev : evs) {
     if (std::holds_alternative<sub_provisioned>(ev)) {
       fx.append(renewal_timers(after, now, pol));
+      if (!after.contact_email.empty())
+        fx.put_meta.emplace_back(email_index_key(after.contact_email, id), "");
     } else if (auto x = std::get_if<sub_reminder_sent>(&ev)) {
       auto days_left = std::chrono::duration_cast<days>(after.end - now);
       notify_member(

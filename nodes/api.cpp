@@ -17,6 +17,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/json_keys.hpp"
+#include "actors/lifecycle.hpp"
 #include "actors/log.hpp"
 #include "actors/outbox.hpp"
 #include "actors/supervisors.hpp"
@@ -794,43 +795,66 @@ struct api::impl {
       *id, [&](const application& app) { return application_json(app, c); });
   }
 
-  /// Pages through the snapshots of one kind of entity, keeping those
-  /// `keep` accepts.
+  /// Pages through the snapshots of one kind of entity (`prefix`), keeping
+  /// those `keep` accepts. With an `email`, only the entities its index rows
+  /// name are read (see `email_index_key`); otherwise the snapshots in id
+  /// order. The cursor is the last entity id read either way.
   template <class T, class Keep, class Out>
-  caf::error page(const call& c, const char* prefix, Keep keep, Out emit,
-                  json& next_cursor, size_t limit) {
+  caf::error page(const call& c, const char* prefix, const std::string& email,
+                  Keep keep, Out emit, json& next_cursor, size_t limit) {
     std::string after;
     if (auto i = c.req.query.find("cursor"); i != c.req.query.end())
       after = i->second;
     if (!after.empty() && after.rfind(prefix, 0) != 0)
       return make_error(errc::invalid_argument,
                         "cursor: not a cursor of this listing");
+    auto index = email.empty() ? std::string{} : email_index_prefix(email);
     size_t matched = 0;
     size_t read = 0;
     next_cursor = nullptr;
     for (;;) {
-      auto rows = deps.store->scan(storage::cf::snapshots, prefix, 512, after);
+      auto rows
+        = index.empty()
+            ? deps.store->scan(storage::cf::snapshots, prefix, 512, after)
+            : deps.store->scan(storage::cf::meta, index, 512,
+                               after.empty() ? std::string{} : index + after);
       if (!rows)
         return std::move(rows.error());
-      if (rows->empty())
-        return caf::none;
       for (auto& row : *rows) {
-        after = row.key;
+        auto entity = index.empty() ? row.key : row.key.substr(index.size());
+        after = entity;
         ++read;
-        if (row.value.size() < 8)
-          return make_error(errc::corrupt_data, "snapshot of " + row.key);
-        auto x = decode<T>(std::string_view{row.value}.substr(8));
+        // A scanned row is the stored form (version + bytes); an index row
+        // names a snapshot to read.
+        std::string_view payload;
+        std::optional<storage::stored_snapshot> snapshot;
+        if (index.empty()) {
+          if (row.value.size() < 8)
+            return make_error(errc::corrupt_data, "snapshot of " + entity);
+          payload = std::string_view{row.value}.substr(8);
+        } else {
+          if (entity.rfind(prefix, 0) != 0)
+            continue; // the other kind of entity with this email
+          auto snap = deps.store->get_snapshot(entity);
+          if (!snap)
+            return std::move(snap.error());
+          if (!*snap)
+            continue;
+          snapshot = std::move(**snap);
+          payload = snapshot->bytes;
+        }
+        auto x = decode<T>(payload);
         if (!x)
           return std::move(x.error());
         if (keep(*x)) {
           emit(*x);
           if (++matched == limit) {
-            next_cursor = row.key;
+            next_cursor = entity;
             return caf::none;
           }
         }
         if (read >= max_rows_per_page) {
-          next_cursor = row.key;
+          next_cursor = entity;
           return caf::none;
         }
       }
@@ -884,7 +908,7 @@ struct api::impl {
     auto items = json::array();
     json next;
     auto err = page<application>(
-      c, "app_",
+      c, "app_", email,
       [&](const application& a) {
         return (!state || a.state == *state) && (!prog || a.program == *prog)
                && (email.empty() || lower(a.applicant.email) == email)
@@ -1176,7 +1200,7 @@ struct api::impl {
     auto items = json::array();
     json next;
     auto err = page<subscription>(
-      c, "sub_",
+      c, "sub_", email,
       [&](const subscription& s) {
         return (!state || s.state == *state) && (!prog || s.program == *prog)
                && (!pl || s.plan == *pl)
@@ -1755,6 +1779,53 @@ struct api::impl {
     return out;
   }
 };
+
+caf::error ensure_email_index(storage::store& st) {
+  constexpr std::string_view marker = "email_index_v1";
+  auto done = st.get(storage::cf::meta, marker);
+  if (!done)
+    return std::move(done.error());
+  if (*done)
+    return caf::none;
+  // Stores written before the index existed: one pass over the snapshots.
+  // Puts are idempotent, so a crash midway just starts over.
+  for (std::string_view prefix : {"app_", "sub_"}) {
+    std::string after;
+    for (;;) {
+      auto rows = st.scan(storage::cf::snapshots, prefix, 1000, after);
+      if (!rows)
+        return std::move(rows.error());
+      if (rows->empty())
+        break;
+      storage::batch b;
+      for (auto& row : *rows) {
+        after = row.key;
+        if (row.value.size() < 8)
+          return make_error(errc::corrupt_data, "snapshot of " + row.key);
+        auto payload = std::string_view{row.value}.substr(8);
+        std::string email;
+        if (prefix == "app_") {
+          auto x = decode<application>(payload);
+          if (!x)
+            return std::move(x.error());
+          email = x->applicant.email;
+        } else {
+          auto x = decode<subscription>(payload);
+          if (!x)
+            return std::move(x.error());
+          email = x->contact_email;
+        }
+        if (!email.empty())
+          b.put(storage::cf::meta, email_index_key(email, row.key), "");
+      }
+      if (auto err = st.commit_sync(std::move(b)))
+        return err;
+    }
+  }
+  storage::batch b;
+  b.put(storage::cf::meta, marker, "1");
+  return st.commit_sync(std::move(b));
+}
 
 api::api(api_deps deps)
   : impl_(new impl(std::move(deps))) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/error.hpp>
 
 #include "actors/clock.hpp"
 #include "messages/records.hpp"
@@ -110,6 +111,11 @@ private:
   struct impl;
   std::unique_ptr<impl> impl_;
 };
+
+/// Writes the email index rows (see `email_index_key`) of the applications
+/// and subscriptions stored before the index existed; once per store (a
+/// marker in `meta` says it is done).
+caf::error ensure_email_index(storage::store& st);
 
 /// Splits `target` (`/path?a=1&b=x%20y`) into path and decoded query.
 void split_target(const std::string& target, std::string& path,

@@ -278,6 +278,12 @@ int run(const flags& fl, const sigset_t& stop_signals) {
   log.info("store opened path={} sync={}", store_opts.path,
            store_opts.sync ? "on" : "off");
 
+  if (auto err = tenure::ensure_email_index(**store)) {
+    std::fprintf(stderr, "tenured: cannot start: email index: %s\n",
+                 tenure::error_message(err).c_str());
+    return exit_cannot_start;
+  }
+
   // -- API keys and the verifier callback's secret
   // ------------------------------ Written on first start, so a new node is
   // usable at once and secure by default: the admin token is in a file only its

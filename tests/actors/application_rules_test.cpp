@@ -134,14 +134,17 @@ const std::map<std::optional<application_state>,
       m;
     m[std::nullopt] = {ck::submit};
     m[st::ineligible] = {};
-    m[st::verifying] = {ck::verified,           ck::rejected,
-                        ck::documents_requested, ck::to_review,
-                        ck::withdraw,           ck::start_verification,
+    m[st::verifying] = {ck::verified,
+                        ck::rejected,
+                        ck::documents_requested,
+                        ck::to_review,
+                        ck::withdraw,
+                        ck::start_verification,
                         ck::verification_overdue};
     m[st::in_review] = {ck::verified, ck::rejected, ck::documents_requested,
                         ck::withdraw, ck::review_overdue};
-    m[st::documents_requested] = {ck::verified, ck::rejected, ck::to_review,
-                                  ck::withdraw};
+    m[st::documents_requested]
+      = {ck::verified, ck::rejected, ck::to_review, ck::withdraw};
     m[st::rejected] = {ck::appeal, ck::withdraw};
     // A renewal whose subscription cannot be renewed goes to the team.
     m[st::awaiting_code] = {ck::assign_code, ck::pool_empty, ck::withdraw,
@@ -190,8 +193,8 @@ TEST(application_rules, every_cell_of_the_transition_table) {
 
 TEST(application_rules, illegal_steps_say_what_and_why) {
   auto app = in_state(application_state::rejected);
-  auto r = decide(app, sample(application_command_kind::redeem, app.id), t0,
-                  ctx);
+  auto r
+    = decide(app, sample(application_command_kind::redeem, app.id), t0, ctx);
   ASSERT_FALSE(r);
   EXPECT_EQ(error_message(r.error()),
             "cannot redeem: application " + app.id.str()
@@ -411,4 +414,24 @@ TEST(application_rules, rejections_need_a_reason) {
                   t0, ctx);
   ASSERT_FALSE(r);
   EXPECT_TRUE(r.error() == errc::invalid_argument);
+}
+
+// The applicant's email is indexed in the submission's commit, and only
+// there (the index row is written once per application).
+TEST(application_rules, the_first_commit_indexes_the_applicants_email) {
+  application after;
+  after.id = *app_id::parse("app_01M83WJYYNT193ZSDEP2RKA0T2");
+  after.applicant.email = "Ada@Uni.edu";
+  after.state = application_state::ineligible;
+  lifecycle_policy pol;
+  auto fx = application_effects(std::nullopt, after, {}, t0, pol);
+  auto key = email_index_key("ada@uni.edu", after.id.str());
+  auto has = [&](const effects& f) {
+    for (auto& [k, v] : f.put_meta)
+      if (k == key)
+        return true;
+    return false;
+  };
+  EXPECT_TRUE(has(fx));
+  EXPECT_FALSE(has(application_effects(after, after, {}, t0, pol)));
 }

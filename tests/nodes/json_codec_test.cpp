@@ -5,9 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include "actors/lifecycle.hpp"
+#include "messages/codec.hpp"
 #include "messages/errc.hpp"
 #include "messages/records.hpp"
 #include "nodes/api.hpp"
+#include "storage/memory_store.hpp"
 
 using namespace tenure;
 using json_codec::from_json;
@@ -124,4 +127,51 @@ TEST(split_target, decodes_path_and_query) {
   // A truncated escape stays as it is.
   split_target("/x?q=%4", path, query);
   EXPECT_EQ(query["q"], "%4");
+}
+
+// -- the email index
+// -----------------------------------------------------------
+
+TEST(email_index, keys_are_per_lower_cased_address_and_entity) {
+  EXPECT_EQ(email_index_key("Ada@Uni.EDU", "app_1"),
+            std::string("email/ada@uni.edu\0app_1", 23));
+  EXPECT_EQ(email_index_prefix("ada@uni.edu"),
+            std::string("email/ada@uni.edu\0", 18));
+  // One address is not a prefix of another's rows.
+  EXPECT_NE(email_index_key("ada@uni.edu.x", "app_1")
+              .rfind(email_index_prefix("ada@uni.edu"), 0),
+            0u);
+}
+
+TEST(email_index, a_store_from_before_the_index_is_indexed_once) {
+  storage::memory_store st;
+  application app;
+  app.id = *app_id::parse("app_01M83WJYYNT193ZSDEP2RKA0T2");
+  app.applicant.email = "Ada@Uni.edu";
+  app.version = 1;
+  subscription sub;
+  sub.id = *sub_id::parse("sub_01M83WJZXX5ABPXGKWHWC6TSGX");
+  sub.contact_email = "ada@uni.edu";
+  sub.version = 1;
+  subscription quiet; // no contact: no row
+  quiet.id = *sub_id::parse("sub_01M83WJZXX5ABPXGKWHWC6TSGY");
+  quiet.version = 1;
+  storage::batch b;
+  b.put_snapshot(app.id.str(), 1, encode(app), 0);
+  b.put_snapshot(sub.id.str(), 1, encode(sub), 0);
+  b.put_snapshot(quiet.id.str(), 1, encode(quiet), 0);
+  ASSERT_FALSE(st.commit_sync(std::move(b)));
+  ASSERT_FALSE(ensure_email_index(st));
+  auto rows = st.scan(storage::cf::meta, email_index_prefix("ada@uni.edu"));
+  ASSERT_TRUE(rows);
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].key, email_index_key("ada@uni.edu", app.id.str()));
+  EXPECT_EQ((*rows)[1].key, email_index_key("ada@uni.edu", sub.id.str()));
+  EXPECT_EQ(st.scan(storage::cf::meta, "email/")->size(), 2u);
+  // Done once: a row removed afterwards is not written again.
+  storage::batch e;
+  e.erase(storage::cf::meta, (*rows)[0].key);
+  ASSERT_FALSE(st.commit_sync(std::move(e)));
+  ASSERT_FALSE(ensure_email_index(st));
+  EXPECT_EQ(st.scan(storage::cf::meta, "email/")->size(), 1u);
 }
