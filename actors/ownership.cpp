@@ -1,0 +1,103 @@
+#include "actors/ownership.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "messages/errc.hpp"
+
+namespace tenure {
+
+namespace {
+
+constexpr uint64_t fnv_offset = 14695981039346656037ull;
+constexpr uint64_t fnv_prime = 1099511628211ull;
+
+uint64_t fnv1a(uint64_t h, std::string_view bytes) {
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= fnv_prime;
+  }
+  return h;
+}
+
+/// MurmurHash3's finaliser: FNV-1a alone mixes its last bytes poorly, and
+/// ids differ mostly in their last characters.
+uint64_t avalanche(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return h;
+}
+
+bool valid_name(std::string_view name) {
+  if (name.empty() || name.size() > 64)
+    return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+           || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+  });
+}
+
+} // namespace
+
+uint64_t rendezvous_weight(std::string_view member, std::string_view key) {
+  auto h = fnv1a(fnv_offset, member);
+  h = fnv1a(h, std::string_view{"\0", 1}); // "ab"+"c" differs from "a"+"bc"
+  return avalanche(fnv1a(h, key));
+}
+
+caf::expected<ownership> ownership::make(std::vector<cluster_member> members) {
+  if (members.empty())
+    return make_error(errc::config_invalid,
+                      "cluster.members: at least one member is needed");
+  std::set<std::string> names;
+  std::set<std::string> endpoints;
+  for (size_t i = 0; i < members.size(); ++i) {
+    auto& m = members[i];
+    auto where = "cluster.members[" + std::to_string(i) + "]";
+    if (!valid_name(m.name))
+      return make_error(errc::config_invalid,
+                        where
+                          + ".name: 1 to 64 characters of A-Z, a-z, 0-9, "
+                            "'.', '_' or '-'");
+    where += " (" + m.name + ")";
+    if (!names.insert(m.name).second)
+      return make_error(errc::config_invalid, where + ".name: named twice");
+    if (m.host.empty())
+      return make_error(errc::config_invalid, where + ".host: missing");
+    if (m.port == 0)
+      return make_error(errc::config_invalid,
+                        where + ".port: must be 1..65535");
+    if (!endpoints.insert(m.host + ":" + std::to_string(m.port)).second)
+      return make_error(errc::config_invalid,
+                        where + ": " + m.host + ":" + std::to_string(m.port)
+                          + " is another member's address too");
+  }
+  std::sort(members.begin(), members.end(),
+            [](auto& x, auto& y) { return x.name < y.name; });
+  ownership out;
+  out.members_ = std::move(members);
+  return out;
+}
+
+const cluster_member& ownership::owner_of(std::string_view key) const {
+  // Members are in name order, so ties go to the smallest name.
+  const cluster_member* best = &members_.front();
+  auto best_weight = rendezvous_weight(best->name, key);
+  for (size_t i = 1; i < members_.size(); ++i) {
+    auto w = rendezvous_weight(members_[i].name, key);
+    if (w > best_weight) {
+      best = &members_[i];
+      best_weight = w;
+    }
+  }
+  return *best;
+}
+
+const cluster_member& ownership::pool_owner(program p) const {
+  return owner_of("pool/" + to_string(p));
+}
+
+} // namespace tenure
