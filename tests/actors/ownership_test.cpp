@@ -90,8 +90,9 @@ TEST(ownership, a_removed_member_gives_away_only_its_own_keys) {
   ASSERT_TRUE(three && two);
   for (auto& id : sample_ids(5000)) {
     auto& before = three->owner_of(id).name;
-    if (before != "b")
+    if (before != "b") {
       EXPECT_EQ(two->owner_of(id).name, before) << id;
+    }
   }
 }
 
