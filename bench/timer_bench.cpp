@@ -571,8 +571,14 @@ int run(const std::string& dir, size_t pending, size_t due_count,
             .count()));
       rc = 1;
     }
-    // Let answers in transit reach the supervisor before reading its stats.
-    std::this_thread::sleep_for(200ms);
+    // The answers still in transit reach the supervisor before its stats
+    // are read: a flush answers once nothing due is left in flight.
+    self->request(burst_sup, 600s, flush_atom::value)
+      .receive([](uint64_t) {},
+               [](caf::error& err) {
+                 std::fprintf(stderr, "flush failed: %s\n",
+                              error_message(err).c_str());
+               });
     auto s2 = stats_of(self, burst_sup, 600s);
     auto left = st.due_timers(clk.now() + duration{1}, storage::store::no_limit,
                               "burst");

@@ -41,6 +41,7 @@ using namespace std::chrono_literals;
 using json = nlohmann::json;
 using tenure::test::child_process;
 using tenure::test::day_ms;
+using tenure::test::eventually;
 using tenure::test::hmac_sha256_hex;
 using tenure::test::iso_ms;
 using tenure::test::parse_iso_ms;
@@ -49,6 +50,7 @@ using tenure::test::read_file;
 using tenure::test::redacted;
 using tenure::test::sha256_hex;
 using tenure::test::temp_dir;
+using tenure::test::tenured_node;
 using tenure::test::to_hex;
 using tenure::test::trim;
 
@@ -138,54 +140,7 @@ private:
   std::string token_;
 };
 
-/// Polls `probe` until it returns true or `timeout` passes; a short bounded
-/// pause between tries (the node works asynchronously: outbox, pools).
-template <class Probe>
-bool eventually(Probe probe, std::chrono::milliseconds timeout = 20s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (probe())
-      return true;
-    if (std::chrono::steady_clock::now() >= deadline)
-      return false;
-    std::this_thread::sleep_for(20ms);
-  }
-}
-
 // -- the node -----------------------------------------------------------------
-
-std::string tenured_bin() {
-  return tenure::test::build_dir() + "/nodes/tenured";
-}
-
-std::string default_config() {
-  return tenure::test::source_dir() + "/config/tenured.conf";
-}
-
-/// A tenured on loopback with the manual clock, free ports, its own data.
-struct tenured_node {
-  explicit tenured_node(const std::string& data)
-    : proc({tenured_bin(), "--config", default_config(), "--data", data,
-            "--http-port", "0", "--shell-port", "0", "--clock", "manual"}) {
-    line = proc.wait_for_output("tenured: listening", 60s);
-    if (line) {
-      std::smatch m;
-      std::regex re{"http=127\\.0\\.0\\.1:([0-9]+)"};
-      if (std::regex_search(*line, m, re))
-        port = std::stoi(m[1]);
-    }
-  }
-
-  /// SIGTERM, then the exit code (nothing on timeout).
-  std::optional<int> stop() {
-    proc.signal(SIGTERM);
-    return proc.wait(30s);
-  }
-
-  child_process proc;
-  std::optional<std::string> line;
-  int port = 0;
-};
 
 // -- the catalog --------------------------------------------------------------
 
@@ -256,7 +211,7 @@ public:
                  {"scopes", {"read"}}}}}};
     tenure::test::write_file(data_ + "/keys.json", keys.dump(2));
     ::chmod((data_ + "/keys.json").c_str(), 0600);
-    node_ = new tenured_node(data_);
+    node_ = new tenured_node(data_, {"--clock", "manual"});
     if (node_->port > 0)
       secret_ = trim(read_file(data_ + "/verifier-callback.secret"));
   }
@@ -1149,7 +1104,7 @@ TEST_F(gateway_e2e, tokens_scopes_and_malformed_bodies) {
 TEST(gateway_e2e_first_start, writes_an_admin_token_that_works) {
   temp_dir dir{"tenure-gw-first"};
   auto data = dir.path() + "/data";
-  tenured_node n{data};
+  tenured_node n{data, {"--clock", "manual"}};
   ASSERT_TRUE(n.line) << n.proc.err();
   ASSERT_GT(n.port, 0) << *n.line;
   EXPECT_NE(n.line->find("clock=manual"), std::string::npos) << *n.line;
@@ -1184,7 +1139,7 @@ TEST(gateway_e2e_shutdown, sigterm_drains_in_flight_requests) {
   std::vector<std::string> acked;
   std::vector<int> server_errors;
   {
-    tenured_node n{data};
+    tenured_node n{data, {"--clock", "manual"}};
     ASSERT_GT(n.port, 0) << n.proc.err();
     auto token = trim(read_file(data + "/admin.token"));
     std::mutex mtx;
@@ -1237,7 +1192,7 @@ TEST(gateway_e2e_shutdown, sigterm_drains_in_flight_requests) {
   }
   EXPECT_TRUE(server_errors.empty())
     << server_errors.size() << " requests answered 5xx while stopping";
-  tenured_node again{data};
+  tenured_node again{data, {"--clock", "manual"}};
   ASSERT_GT(again.port, 0) << again.proc.err();
   api_client admin{again.port, trim(read_file(data + "/admin.token"))};
   for (auto& id : acked) {

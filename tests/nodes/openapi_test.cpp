@@ -45,6 +45,7 @@ using namespace std::chrono_literals;
 using json = nlohmann::ordered_json;
 using tenure::test::child_process;
 using tenure::test::day_ms;
+using tenure::test::eventually;
 using tenure::test::hmac_sha256_hex;
 using tenure::test::iso_ms;
 using tenure::test::parse_iso_ms;
@@ -52,6 +53,7 @@ using tenure::test::random_hex;
 using tenure::test::read_file;
 using tenure::test::redacted;
 using tenure::test::temp_dir;
+using tenure::test::tenured_node;
 using tenure::test::to_hex;
 using tenure::test::trim;
 
@@ -511,20 +513,6 @@ std::string url_encode(const std::string& s) {
   return out;
 }
 
-/// Polls `probe` until it returns true or `timeout` passes (the node works
-/// asynchronously: verification, pools, outbox).
-template <class Probe>
-bool eventually(Probe probe, std::chrono::milliseconds timeout = 20s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (probe())
-      return true;
-    if (std::chrono::steady_clock::now() >= deadline)
-      return false;
-    std::this_thread::sleep_for(20ms);
-  }
-}
-
 // -- the catalog (/tmp/spec/api_catalog.md) -----------------------------------
 
 /// A route of the catalog: method, path (parameters as `{}`) and the scope
@@ -580,30 +568,6 @@ std::string normalised(const std::string& path) {
 
 // -- the node -----------------------------------------------------------------
 
-struct tenured_node {
-  explicit tenured_node(const std::string& data)
-    : proc({tenure::test::build_dir() + "/nodes/tenured", "--config",
-            tenure::test::source_dir() + "/config/tenured.conf", "--data", data,
-            "--http-port", "0", "--shell-port", "0", "--clock", "manual"}) {
-    line = proc.wait_for_output("tenured: listening", 60s);
-    if (line) {
-      std::smatch m;
-      std::regex re{"http=127\\.0\\.0\\.1:([0-9]+)"};
-      if (std::regex_search(*line, m, re))
-        port = std::stoi(m[1]);
-    }
-  }
-
-  std::optional<int> stop() {
-    proc.signal(SIGTERM);
-    return proc.wait(30s);
-  }
-
-  child_process proc;
-  std::optional<std::string> line;
-  int port = 0;
-};
-
 // -- what an operation is sent with -------------------------------------------
 
 /// The objects an operation needs: path and query parameter values, a JSON
@@ -645,7 +609,8 @@ protected:
     std::filesystem::create_directories(data_);
     if (failing_mail)
       tenure::test::write_file(data_ + "/mail", "not a directory\n");
-    node_ = std::make_unique<tenured_node>(data_);
+    node_ = std::make_unique<tenured_node>(
+      data_, std::vector<std::string>{"--clock", "manual"});
     ASSERT_TRUE(node_->line) << node_->proc.err();
     ASSERT_GT(node_->port, 0) << *node_->line;
     ASSERT_TRUE(node_->proc.wait_for_output("admin token written to", 10s))

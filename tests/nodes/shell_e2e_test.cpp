@@ -34,6 +34,8 @@ using tenure::test::child_process;
 using tenure::test::parse_iso_ms;
 using tenure::test::read_file;
 using tenure::test::temp_dir;
+using tenure::test::tenured_bin;
+using tenure::test::tenured_node;
 using tenure::test::trim;
 
 namespace {
@@ -64,10 +66,6 @@ int free_port() {
   return port;
 }
 
-std::string tenured_bin() {
-  return tenure::test::build_dir() + "/nodes/tenured";
-}
-
 std::string tenure_bin() {
   return tenure::test::build_dir() + "/nodes/tenure";
 }
@@ -95,27 +93,15 @@ public:
   static void SetUpTestSuite() {
     dir_ = new temp_dir("tenure-shell-e2e");
     data_ = dir_->path() + "/data";
-    node_ = new child_process(
-      {tenured_bin(), "--config",
-       tenure::test::source_dir() + "/config/tenured.conf", "--data", data_,
-       "--http-port", "0", "--shell-port", "0", "--clock", "manual"});
-    auto line = node_->wait_for_output("tenured: listening", 60s);
-    if (!line)
-      return;
-    std::smatch m;
-    std::regex http{"http=127\\.0\\.0\\.1:([0-9]+)"};
-    std::regex sh{"shell=(127\\.0\\.0\\.1:[0-9]+)"};
-    if (std::regex_search(*line, m, http))
-      http_port_ = std::stoi(m[1]);
-    if (std::regex_search(*line, m, sh))
-      shell_ = m[1];
+    node_ = new tenured_node(data_, {"--clock", "manual"});
+    http_port_ = node_->port;
+    shell_ = node_->shell;
     token_file_ = data_ + "/admin.token";
   }
 
   static void TearDownTestSuite() {
     if (node_) {
-      node_->signal(SIGTERM);
-      node_->wait(30s);
+      node_->stop();
       delete node_;
       node_ = nullptr;
     }
@@ -126,8 +112,8 @@ public:
 protected:
   void SetUp() override {
     ASSERT_NE(node_, nullptr);
-    ASSERT_GT(http_port_, 0) << node_->out() << node_->err();
-    ASSERT_FALSE(shell_.empty()) << node_->out();
+    ASSERT_GT(http_port_, 0) << node_->proc.out() << node_->proc.err();
+    ASSERT_FALSE(shell_.empty()) << node_->proc.out();
     ASSERT_FALSE(trim(read_file(token_file_)).empty()) << token_file_;
   }
 
@@ -209,7 +195,7 @@ protected:
 
   static temp_dir* dir_;
   static std::string data_;
-  static child_process* node_;
+  static tenured_node* node_;
   static int http_port_;
   static std::string shell_;
   static std::string token_file_;
@@ -217,7 +203,7 @@ protected:
 
 temp_dir* shell_e2e::dir_ = nullptr;
 std::string shell_e2e::data_;
-child_process* shell_e2e::node_ = nullptr;
+tenured_node* shell_e2e::node_ = nullptr;
 int shell_e2e::http_port_ = 0;
 std::string shell_e2e::shell_;
 std::string shell_e2e::token_file_;

@@ -14,49 +14,15 @@
 #include "actors/lifecycle.hpp"
 #include "actors/subscription_rules.hpp"
 #include "storage/store.hpp"
+#include "tests/support/e2e_tools.hpp"
 #include "tests/support/process.hpp"
 
 using namespace std::chrono_literals;
 using tenure::test::child_process;
+using tenure::test::default_config;
 using tenure::test::temp_dir;
-
-namespace {
-
-std::string tenured_bin() {
-  return tenure::test::build_dir() + "/nodes/tenured";
-}
-
-std::string default_config() {
-  return tenure::test::source_dir() + "/config/tenured.conf";
-}
-
-struct node {
-  explicit node(const std::string& data, std::vector<std::string> extra = {})
-    : proc(make_args(data, std::move(extra))) {
-    line = proc.wait_for_output("tenured: listening", 60s);
-    if (line) {
-      std::smatch m;
-      std::regex re{"http=127\\.0\\.0\\.1:([0-9]+)"};
-      if (std::regex_search(*line, m, re))
-        port = std::stoi(m[1]);
-    }
-  }
-
-  static std::vector<std::string> make_args(const std::string& data,
-                                            std::vector<std::string> extra) {
-    std::vector<std::string> args{
-      tenured_bin(), "--config", default_config(), "--data", data,
-      "--http-port", "0", "--shell-port", "0"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return args;
-  }
-
-  child_process proc;
-  std::optional<std::string> line;
-  int port = 0;
-};
-
-} // namespace
+using tenure::test::tenured_bin;
+using node = tenure::test::tenured_node;
 
 TEST(tenured, help_lists_the_flags) {
   child_process p{{tenured_bin(), "--help"}};

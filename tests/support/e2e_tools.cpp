@@ -2,9 +2,11 @@
 
 #include <cctype>
 #include <cstdio>
+#include <csignal>
 #include <ctime>
 #include <fstream>
 #include <iterator>
+#include <regex>
 #include <vector>
 
 #include <openssl/evp.h>
@@ -89,6 +91,49 @@ std::string iso_ms(int64_t unix_ms) {
                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
                 tm.tm_min, tm.tm_sec, static_cast<int>(unix_ms % 1000));
   return buf;
+}
+
+std::string tenured_bin() {
+  return build_dir() + "/nodes/tenured";
+}
+
+std::string default_config() {
+  return source_dir() + "/config/tenured.conf";
+}
+
+namespace {
+
+std::vector<std::string> node_args(const std::string& data,
+                                   std::vector<std::string> extra,
+                                   const std::string& config) {
+  std::vector<std::string> args{tenured_bin(), "--config",     config,
+                                "--data",      data,           "--http-port",
+                                "0",           "--shell-port", "0"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+} // namespace
+
+tenured_node::tenured_node(const std::string& data,
+                           std::vector<std::string> extra,
+                           const std::string& config)
+  : proc(node_args(data, std::move(extra), config)) {
+  line = proc.wait_for_output("tenured: listening", std::chrono::seconds(60));
+  if (!line)
+    return;
+  std::smatch m;
+  std::regex http{"http=127\\.0\\.0\\.1:([0-9]+)"};
+  std::regex sh{"shell=(127\\.0\\.0\\.1:[0-9]+)"};
+  if (std::regex_search(*line, m, http))
+    port = std::stoi(m[1]);
+  if (std::regex_search(*line, m, sh))
+    shell = m[1];
+}
+
+std::optional<int> tenured_node::stop() {
+  proc.signal(SIGTERM);
+  return proc.wait(std::chrono::seconds(30));
 }
 
 } // namespace tenure::test

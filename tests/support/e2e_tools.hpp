@@ -1,9 +1,14 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/process.hpp"
 
 /// Small tools of the end-to-end tests that talk to a real node over HTTP or
 /// the shell. They are written independently of the node's own code (their
@@ -38,6 +43,45 @@ std::optional<int64_t> parse_iso_ms(const std::string& text);
 std::string iso_ms(int64_t unix_ms);
 
 constexpr int64_t day_ms = 86'400'000;
+
+/// The tenured of this build and the shipped configuration.
+std::string tenured_bin();
+std::string default_config();
+
+/// A real tenured on loopback with free HTTP and shell ports and its own
+/// data directory. `extra` flags follow (e.g. `--clock manual`).
+struct tenured_node {
+  explicit tenured_node(const std::string& data,
+                        std::vector<std::string> extra = {},
+                        const std::string& config = default_config());
+
+  /// SIGTERM, then the exit code (nothing on timeout).
+  std::optional<int> stop();
+
+  child_process proc;
+  /// The `tenured: listening ...` line, once printed.
+  std::optional<std::string> line;
+  /// The HTTP port; 0 if the node did not come up.
+  int port = 0;
+  /// The shell endpoint as `127.0.0.1:PORT`.
+  std::string shell;
+};
+
+/// Polls `probe` until it returns true or `timeout` passes, with a short
+/// bounded pause between tries: for effects the node produces on its own
+/// (outbox deliveries, pools), never as a wait for time to pass.
+template <class Probe>
+bool eventually(Probe probe,
+                std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (probe())
+      return true;
+    if (std::chrono::steady_clock::now() >= deadline)
+      return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
 
 /// A copy of `x` without secrets (coupon codes, license keys), for failure
 /// messages: tests print nothing the node keeps out of its logs. `Json` is
