@@ -1,7 +1,9 @@
 #pragma once
 
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -71,5 +73,33 @@ private:
   std::vector<frame> frames_;
   std::string found_;
 };
+
+/// Where and why a configuration file's JSON was refused.
+struct json_refusal {
+  /// The key path (`templates.a`), empty for the whole text.
+  std::string path;
+  std::string what;
+};
+
+/// Parses a configuration file's text strictly: malformed JSON and a key
+/// repeated in one object are refused. The message keeps nlohmann's line
+/// and column but not its exception id, which means nothing to an operator.
+inline std::optional<json_refusal> parse_config_json(std::string_view text,
+                                                     nlohmann::json& out) {
+  duplicate_key_finder dups;
+  try {
+    out = nlohmann::json::parse(text.begin(), text.end(), std::ref(dups));
+  } catch (const nlohmann::json::parse_error& e) {
+    // what() is "[json.exception.parse_error.101] parse error at line 3,
+    // column 5: ...".
+    std::string what = e.what();
+    if (auto pos = what.find("] "); pos != std::string::npos)
+      what.erase(0, pos + 2);
+    return json_refusal{"", "malformed JSON: " + what};
+  }
+  if (!dups.found().empty())
+    return json_refusal{dups.found(), "key appears twice in the same object"};
+  return std::nullopt;
+}
 
 } // namespace tenure

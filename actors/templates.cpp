@@ -117,20 +117,8 @@ caf::expected<template_set> template_set::parse(std::string_view text,
     return make_error(errc::config_invalid, std::move(msg));
   };
   json doc;
-  duplicate_key_finder dups;
-  try {
-    doc = json::parse(text.begin(), text.end(), std::ref(dups));
-  } catch (const json::parse_error& e) {
-    // what() is "[json.exception.parse_error.101] parse error at line 3,
-    // column 5: ..."; the bracketed id means nothing to an operator.
-    std::string what = e.what();
-    if (auto pos = what.find("] "); pos != std::string::npos)
-      what.erase(0, pos + 2);
-    return fail("", "malformed JSON (byte " + std::to_string(e.byte)
-                      + "): " + what);
-  }
-  if (!dups.found().empty())
-    return fail(dups.found(), "key appears twice in the same object");
+  if (auto bad = parse_config_json(text, doc))
+    return fail(bad->path, bad->what);
   if (!doc.is_object())
     return fail("(top level)", "expected an object");
   for (auto& [key, value] : doc.items())

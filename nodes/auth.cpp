@@ -100,18 +100,12 @@ std::string new_token() {
 caf::expected<key_ring> key_ring::parse(std::string_view text,
                                         const std::string& origin) {
   auto fail = [&](const std::string& key, const std::string& what) {
-    return make_error(errc::config_invalid, origin + ": " + key + ": " + what);
+    return make_error(errc::config_invalid,
+                      origin + ": " + (key.empty() ? "" : key + ": ") + what);
   };
-  duplicate_key_finder dups;
   json doc;
-  try {
-    doc = json::parse(text.begin(), text.end(), std::ref(dups));
-  } catch (const json::parse_error& e) {
-    return make_error(errc::config_invalid, origin + ": not valid JSON at byte "
-                                              + std::to_string(e.byte));
-  }
-  if (!dups.found().empty())
-    return fail(dups.found(), "key appears twice in the same object");
+  if (auto bad = parse_config_json(text, doc))
+    return fail(bad->path, bad->what);
   if (!doc.is_object())
     return fail("(top)", "expected an object with \"keys\"");
   for (auto& [k, v] : doc.items())

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <initializer_list>
 #include <optional>
 #include <set>
@@ -102,19 +103,9 @@ public:
     std::ifstream in{file_};
     if (!in)
       return fail("", "cannot open the file");
-    duplicate_key_finder dups;
-    try {
-      out = json::parse(in, std::ref(dups));
-    } catch (const json::parse_error& e) {
-      // what() is "[json.exception.parse_error.101] parse error at line 3,
-      // column 5: ..."; the bracketed id means nothing to an operator.
-      std::string what = e.what();
-      if (auto pos = what.find("] "); pos != std::string::npos)
-        what.erase(0, pos + 2);
-      return fail("", "malformed JSON: " + what);
-    }
-    if (!dups.found().empty())
-      return fail(dups.found(), "key appears twice in the same object");
+    std::string text{std::istreambuf_iterator<char>{in}, {}};
+    if (auto bad = parse_config_json(text, out))
+      return fail(bad->path, bad->what);
     return true;
   }
 
@@ -879,8 +870,7 @@ caf::expected<settings> read_settings(const caf::actor_system_config& cfg,
   r.str("verifier.url", s.verifier.url, true);
   r.str("verifier.key-file", s.verifier.key_file, true);
   r.dur("verifier.timeout", s.verifier.timeout, std::chrono::minutes(5));
-  r.str("verifier.callback-secret-file", s.verifier.callback_secret_file,
-        true);
+  r.str("verifier.callback-secret-file", s.verifier.callback_secret_file, true);
   r.str("gateway.keys-file", s.gateway.keys_file, true);
   r.uint("gateway.threads", s.gateway.threads, 1, 256);
   r.uint("gateway.max-body-mib", s.gateway.max_body_mib, 1, 1024);

@@ -524,11 +524,11 @@ TEST(outbox_sink_templates, loading_refuses_malformed_files) {
   auto has = [](const std::string& msg, const std::string& needle) {
     return msg.find(needle) != std::string::npos;
   };
-  // JSON syntax: the line and the byte.
+  // JSON syntax: the line and the column.
   auto msg = parse_error("{\"from\": \"P <p@d.com>\",\n  \"templates\": {,}}");
   EXPECT_TRUE(has(msg, "t.json: malformed JSON")) << msg;
   EXPECT_TRUE(has(msg, "line 2")) << msg;
-  EXPECT_TRUE(has(msg, "byte")) << msg;
+  EXPECT_TRUE(has(msg, "column 17")) << msg;
   // Unknown keys, at the top and in a template.
   msg = parse_error(R"({"from": "P <p@d.com>", "templates": {}, "frm": 1})");
   EXPECT_TRUE(has(msg, "t.json: frm: unknown key")) << msg;

@@ -76,7 +76,7 @@ TEST(auth, a_bad_keys_file_names_the_key) {
   };
   auto h = hex(sha256("t"));
   std::vector<probe> probes{
-    {"{", "keys.json: not valid JSON"},
+    {"{", "keys.json: malformed JSON: parse error at line 1, column 2"},
     {R"({"keys": [], "extra": 1})", "keys.json: extra: unknown key"},
     {R"({"keys": {}})", "keys.json: keys: expected an array"},
     {R"({"keys": [{"name": "a", "token_sha256": "zz", "scopes": ["read"]}]})",
