@@ -893,8 +893,13 @@ struct api::impl {
     return lower(o.name).find(n) != std::string::npos || lower(o.key) == n;
   }
 
-  api_response list_applications(call& c) {
-    std::optional<application_state> state;
+  /// A filtered page of applications or subscriptions: `state`, `program`,
+  /// `email` (through the index), `organisation` (name or key), plus what
+  /// `keep` adds.
+  template <class T, class EmailOf, class Keep, class Render>
+  api_response listing(call& c, const char* prefix, EmailOf email_of, Keep keep,
+                       Render render) {
+    std::optional<decltype(T::state)> state;
     std::optional<program> prog;
     auto limit = limit_param(c, default_list_limit, max_list_limit);
     if (!limit)
@@ -907,18 +912,24 @@ struct api::impl {
     auto org = query(c, "organisation");
     auto items = json::array();
     json next;
-    auto err = page<application>(
-      c, "app_", email,
-      [&](const application& a) {
-        return (!state || a.state == *state) && (!prog || a.program == *prog)
-               && (email.empty() || lower(a.applicant.email) == email)
-               && org_matches(a.organisation, org);
+    auto err = page<T>(
+      c, prefix, email,
+      [&](const T& x) {
+        return (!state || x.state == *state) && (!prog || x.program == *prog)
+               && (email.empty() || lower(email_of(x)) == email)
+               && org_matches(x.organisation, org) && keep(x);
       },
-      [&](const application& a) { items.push_back(application_json(a, c)); },
-      next, *limit);
+      [&](const T& x) { items.push_back(render(x)); }, next, *limit);
     if (err)
       return error_response(err);
     return json_response(200, json{{"items", items}, {"next_cursor", next}});
+  }
+
+  api_response list_applications(call& c) {
+    return listing<application>(
+      c, "app_", [](const application& a) { return a.applicant.email; },
+      [](const application&) { return true; },
+      [&](const application& a) { return application_json(a, c); });
   }
 
   api_response appeal(call& c) {
@@ -1183,35 +1194,13 @@ struct api::impl {
   }
 
   api_response list_subscriptions(call& c) {
-    std::optional<subscription_state> state;
-    std::optional<program> prog;
     std::optional<plan> pl;
-    auto limit = limit_param(c, default_list_limit, max_list_limit);
-    if (!limit)
-      return error_response(limit.error());
-    if (auto err = enum_filter(c, "state", state))
-      return error_response(err);
-    if (auto err = enum_filter(c, "program", prog))
-      return error_response(err);
     if (auto err = enum_filter(c, "plan", pl))
       return error_response(err);
-    auto email = lower(query(c, "email"));
-    auto org = query(c, "organisation");
-    auto items = json::array();
-    json next;
-    auto err = page<subscription>(
-      c, "sub_", email,
-      [&](const subscription& s) {
-        return (!state || s.state == *state) && (!prog || s.program == *prog)
-               && (!pl || s.plan == *pl)
-               && (email.empty() || lower(s.contact_email) == email)
-               && org_matches(s.organisation, org);
-      },
-      [&](const subscription& s) { items.push_back(subscription_json(s)); },
-      next, *limit);
-    if (err)
-      return error_response(err);
-    return json_response(200, json{{"items", items}, {"next_cursor", next}});
+    return listing<subscription>(
+      c, "sub_", [](const subscription& s) { return s.contact_email; },
+      [&](const subscription& s) { return !pl || s.plan == *pl; },
+      subscription_json);
   }
 
   api_response usage(call& c) {
