@@ -132,7 +132,8 @@ run(self_ptr self, const application_deps& deps, application_command cmd,
             coupon_waiting_key(next.program, next.id.str()));
   if (next.state == application_state::awaiting_code
       && next.kind == application_kind::new_member
-      && (!st.app || st.app->state != application_state::awaiting_code)) {
+      && (!st.app || st.app->state != application_state::awaiting_code)
+      && deps.pools_here[static_cast<size_t>(next.program) % 3]) {
     // Verified: the application joins its pool's waiting list in the same
     // commit, so a crash before the pool hears of it cannot strand it; the
     // pool finds it when it loads and books it when codes arrive.
@@ -343,6 +344,32 @@ caf::behavior application_actor(self_ptr self, std::string id,
                    false, {}, t);
       if (t.kind == kinds::review_due)
         return run(self, deps, review_overdue{t.id}, {}, false, {}, t);
+      if (t.kind == kinds::book_code) {
+        if (st.app->state != application_state::awaiting_code
+            || st.app->kind != application_kind::new_member)
+          return drop_timer(self, *deps.store, t, std::nullopt);
+        auto pool = deps.pools[static_cast<size_t>(st.app->program) % 3];
+        if (!pool)
+          return make_error(errc::unavailable,
+                            "no coupon pool for "
+                              + to_string(st.app->program));
+        auto rp = self->make_response_promise();
+        // As `book_code`, with the timer's removal in the same commit; any
+        // other failure (the pool's member is down) leaves the timer to
+        // fire again.
+        self->request(pool, std::chrono::seconds(30), book_code{st.app->id})
+          .await(
+            [=](std::string& code) mutable {
+              run(self, deps, assign_code{std::move(code)}, rp, false, {}, t);
+            },
+            [=](caf::error& err) mutable {
+              if (err == errc::pool_empty)
+                run(self, deps, note_pool_empty{}, rp, false, {}, t);
+              else
+                rp.deliver(err);
+            });
+        return rp;
+      }
       if (t.kind == kinds::renewal_apply) {
         if (st.app->state != application_state::awaiting_code
             || st.app->kind != application_kind::renewal || !deps.registry)

@@ -26,6 +26,10 @@ struct application_deps {
   /// The coupon pools, indexed by program; a missing pool leaves verified
   /// applications waiting.
   std::array<caf::actor, 3> pools;
+  /// Whether each pool's store is this node's (always, on a single node).
+  /// A verified application joins its pool's waiting list in its own commit
+  /// only there; a remote pool is asked by the `book_code` timer instead.
+  std::array<bool, 3> pools_here{true, true, true};
   /// The SKU catalog, for redemption. May be null (no checkout).
   const std::vector<sku>* skus = nullptr;
   /// Ids of subscriptions provisioned at checkout, timers, notifications.

@@ -375,6 +375,17 @@ effects application_effects(const std::optional<application>& before,
     fx.put_meta.emplace_back(review_queue_key(after.review_due, after.id),
                              to_string(after.program));
   }
+  // Stage 2 is durable: a verified application holds a `book_code` timer
+  // until its code is recorded, so a crash right after the verification, or
+  // a pool on a member that is down, only delays the booking.
+  bool awaiting_before = was == st::awaiting_code;
+  bool awaiting_after = after.state == st::awaiting_code
+                        && after.kind == application_kind::new_member;
+  if (!awaiting_before && awaiting_after)
+    fx.arm.push_back({std::string{owners::verification}, id,
+                      std::string{kinds::book_code}, now});
+  if (awaiting_before && after.state != st::awaiting_code)
+    fx.cancel.emplace_back(id, std::string{kinds::book_code});
   // Leaving the external verifier's hands: its timers go.
   if (was == st::verifying && after.state != st::verifying) {
     fx.cancel.emplace_back(id, std::string{kinds::verify_start});

@@ -76,6 +76,10 @@ inline constexpr std::string_view verify_start = "verify_start";
 inline constexpr std::string_view verify_timeout = "verify_timeout";
 /// Application: the manual review's answer window ended.
 inline constexpr std::string_view review_due = "review_due";
+/// Application: ask the program's coupon pool for a code (armed with the
+/// verification; again after a failure, so a pool on a member that is down
+/// is asked once it is back).
+inline constexpr std::string_view book_code = "book_code";
 /// Application (renewal): extend the renewed subscription.
 inline constexpr std::string_view renewal_apply = "renewal_apply";
 /// Subscription: the end date.

@@ -96,6 +96,55 @@ const cluster_member& ownership::owner_of(std::string_view key) const {
   return *best;
 }
 
+const cluster_member* ownership::find(std::string_view name) const {
+  for (auto& m : members_)
+    if (m.name == name)
+      return &m;
+  return nullptr;
+}
+
+caf::expected<cluster_member> parse_member(std::string_view text) {
+  auto bad = [&](const char* what) {
+    return make_error(errc::config_invalid,
+                      "'" + std::string{text.substr(0, 120)} + "': " + what);
+  };
+  auto at = text.find('@');
+  auto colon = text.rfind(':');
+  if (at == std::string_view::npos || colon == std::string_view::npos
+      || colon < at)
+    return bad("expected name@host:port");
+  cluster_member m;
+  m.name = std::string{text.substr(0, at)};
+  m.host = std::string{text.substr(at + 1, colon - at - 1)};
+  auto port = text.substr(colon + 1);
+  uint32_t value = 0;
+  if (port.empty() || port.size() > 5)
+    return bad("the port must be a number 1..65535");
+  for (auto c : port) {
+    if (c < '0' || c > '9')
+      return bad("the port must be a number 1..65535");
+    value = value * 10 + static_cast<uint32_t>(c - '0');
+  }
+  if (value == 0 || value > 65535)
+    return bad("the port must be a number 1..65535");
+  m.port = static_cast<uint16_t>(value);
+  return m;
+}
+
+caf::expected<std::vector<cluster_member>>
+parse_members(const std::vector<std::string>& texts) {
+  std::vector<cluster_member> out;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    auto m = parse_member(texts[i]);
+    if (!m)
+      return make_error(errc::config_invalid,
+                        "members[" + std::to_string(i)
+                          + "]: " + error_message(m.error()));
+    out.push_back(std::move(*m));
+  }
+  return out;
+}
+
 const cluster_member& ownership::pool_owner(program p) const {
   return owner_of("pool/" + to_string(p));
 }

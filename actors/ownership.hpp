@@ -28,6 +28,15 @@ struct cluster_member {
   uint16_t port = 0;
 };
 
+/// Parses "name@host:port" (the configuration's and the shell's spelling of
+/// a member); the checks of `ownership::make` come later. Errors are
+/// `errc::config_invalid` quoting the text.
+caf::expected<cluster_member> parse_member(std::string_view text);
+
+/// Parses every entry (see `parse_member`), naming the failing one by index.
+caf::expected<std::vector<cluster_member>>
+parse_members(const std::vector<std::string>& texts);
+
 /// A stable 64-bit hash of `member` and `key` (the rendezvous weight).
 uint64_t rendezvous_weight(std::string_view member, std::string_view key);
 
@@ -46,6 +55,9 @@ public:
   /// The member that owns `p`'s coupon pool (the key `pool/<program>`), so
   /// that one node hands out each program's codes.
   const cluster_member& pool_owner(program p) const;
+
+  /// The member called `name`, or null.
+  const cluster_member* find(std::string_view name) const;
 
   /// The members in name order.
   const std::vector<cluster_member>& members() const noexcept {

@@ -46,6 +46,7 @@ caf::actor activate(self_ptr self, const registry_deps& deps,
     ad.idle_after = deps.idle_after;
     ad.registry = caf::actor_cast<caf::actor>(self);
     ad.pools = deps.pools;
+    ad.pools_here = deps.pools_here;
     ad.skus = deps.skus;
     ad.ids = deps.ids;
     ad.policy = deps.policy;
@@ -117,6 +118,12 @@ caf::result<caf::message> route(self_ptr self, const registry_deps& deps,
                                 const Id& id, Ts... xs) {
   auto& st = self->state;
   const auto& key = id.str();
+  // Another member's entity (a pool waking an application, a checkout
+  // handing a code to it): its registry takes the message, and the answer
+  // goes from there to the sender.
+  if (deps.elsewhere)
+    if (auto there = deps.elsewhere(key))
+      return self->delegate(*there, caf::make_message(std::move(xs)...));
   bool behind = st.deferred_ids.count(key) > 0;
   if (!behind) {
     if (auto i = st.active.find(key); i != st.active.end())

@@ -4,6 +4,8 @@
 #include <string>
 #include <deque>
 #include <functional>
+#include <optional>
+#include <string_view>
 #include <unordered_map>
 
 #include <caf/actor_clock.hpp>
@@ -26,6 +28,12 @@ struct registry_deps {
   duration idle_after = std::chrono::minutes(5);
   /// The coupon pools by program (edu, oss, startups).
   std::array<caf::actor, 3> pools;
+  /// See `application_deps::pools_here`.
+  std::array<bool, 3> pools_here{true, true, true};
+  /// In a cluster: for an id another member owns, that member's registry
+  /// (messages for it are handed there); nothing for ids owned here. Empty:
+  /// a single node owns everything.
+  std::function<std::optional<caf::actor>(std::string_view)> elsewhere;
   /// The SKU catalog, for checkout. May be null (no checkout).
   const std::vector<sku>* skus = nullptr;
   /// Most entity activations per second (each loads a snapshot); messages

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -146,10 +147,24 @@ public:
 
   template <class Id>
   Id next(time_point now) {
-    return Id::from_body(next_body(now));
+    for (;;) {
+      auto id = Id::from_body(next_body(now));
+      if (!accept_ || accept_(id.str()))
+        return id;
+    }
+  }
+
+  /// Only ids `accept` takes are handed out; the others are drawn and
+  /// skipped. A cluster node accepts the ids it owns, so that every entity
+  /// is born on its owner and is found there by its id alone (rendezvous
+  /// ownership: about one draw in N is kept on N members). Set it before
+  /// the generator is shared; `accept` must accept some ids.
+  void only(std::function<bool(std::string_view)> accept) {
+    accept_ = std::move(accept);
   }
 
 private:
+  std::function<bool(std::string_view)> accept_;
   std::mutex mtx_;
   std::mt19937_64 rng_;
   uint64_t last_ms_ = 0;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <set>
 #include <unordered_set>
@@ -15,6 +16,7 @@
 
 #include <fmt/format.h>
 
+#include "actors/application_actor.hpp"
 #include "actors/atoms.hpp"
 #include "actors/json_keys.hpp"
 #include "actors/lifecycle.hpp"
@@ -26,6 +28,7 @@
 #include "messages/codec.hpp"
 #include "messages/commands.hpp"
 #include "nodes/auth.hpp"
+#include "nodes/cluster.hpp"
 #include "nodes/json_codec.hpp"
 #include "nodes/signature.hpp"
 #include "storage/store.hpp"
@@ -360,6 +363,7 @@ struct api::impl {
     add("POST", "/v1/outbox/{id}/retry", "admin", &impl::outbox_retry);
     add("GET", "/v1/node", "read", &impl::node_status);
     add("POST", "/v1/admin/clock", "admin", &impl::admin_clock);
+    add("GET", "/v1/cluster", "read", &impl::cluster_status);
   }
 
   void add(const char* method, const char* pattern, const char* scope,
@@ -454,6 +458,11 @@ struct api::impl {
         return error_response(key.error());
       c.key = *key;
     }
+    // In a cluster, the member that owns what the request concerns answers
+    // it; listings ask every member.
+    if (deps.cluster && !req.local_only)
+      if (auto res = place(c, *found))
+        return std::move(*res);
     if (req.method == "POST" && scope != "signature") {
       if (auto err = parse_body(c, found->label))
         return *err;
@@ -1312,6 +1321,14 @@ struct api::impl {
     };
     std::sort(found.begin(), found.end(),
               [&](auto& x, auto& y) { return order(x) < order(y); });
+    if (c.req.whole) {
+      // One member's part of a cluster listing: the member that asked
+      // sorts and pages the union.
+      auto all = json::array();
+      for (auto& x : found)
+        all.push_back(to_json(x));
+      return json_response(200, json{{"items", all}, {"next_cursor", nullptr}});
+    }
     size_t first = 0;
     if (auto cursor = query(c, "cursor"); !cursor.empty()) {
       auto i = std::find_if(found.begin(), found.end(),
@@ -1515,6 +1532,330 @@ struct api::impl {
     log.info("coupon codes read program={} count={} by={}", c.param(0),
              codes->size(), c.key ? c.key->name : "?");
     return json_response(200, json{{"program", c.param(0)}, {"codes", *codes}});
+  }
+
+  // -- cluster ----------------------------------------------------------------
+
+  /// Where a request goes in a cluster: nothing when this node answers it,
+  /// else the answer of the member that owns its entity (forwarded over
+  /// CAF) or the merge of every member's part of a listing.
+  std::optional<api_response> place(call& c, const route& r) {
+    auto& cl = *deps.cluster;
+    const auto& label = r.label;
+    auto to_owner = [&](const std::string& owner) -> std::optional<api_response> {
+      if (owner == cl.self())
+        return std::nullopt;
+      return cl.forward(owner, c.req);
+    };
+    if (c.req.method == "GET"
+        && (label == "/v1/applications" || label == "/v1/subscriptions"
+            || label == "/v1/reviews" || label == "/v1/compliance-cases"
+            || label == "/v1/timers" || label == "/v1/emergency-licenses"))
+      return fan_out(c, label);
+    if (label.rfind("/v1/coupons/{program}", 0) == 0) {
+      auto p = parse_enum<program>(c.param(0));
+      if (!p || *p == program::none)
+        return std::nullopt; // the handler says what is wrong
+      return to_owner(cl.members().pool_owner(*p).name);
+    }
+    if (label == "/v1/checkout/redeem" || label == "/v1/verifier/callback") {
+      // The owner is named in the body; a body that does not parse is
+      // answered here, with the handler's error.
+      auto body = json::parse(c.req.body, nullptr, false);
+      if (!body.is_object())
+        return std::nullopt;
+      if (label == "/v1/verifier/callback") {
+        auto i = body.find("application_id");
+        if (i == body.end() || !i->is_string())
+          return std::nullopt;
+        return to_owner(cl.owner_of(i->get<std::string>()));
+      }
+      auto i = body.find("sku");
+      if (i == body.end() || !i->is_string() || !deps.skus)
+        return std::nullopt;
+      auto chosen = find_sku(deps.skus, i->get<std::string>());
+      if (!chosen)
+        return std::nullopt;
+      return to_owner(cl.members().pool_owner((*chosen)->program).name);
+    }
+    if (c.req.method == "POST"
+        && (label == "/v1/applications" || label == "/v1/subscriptions"
+            || label == "/v1/emergency-licenses")) {
+      // A new entity is born where its request is answered. With an
+      // idempotency key that is the key's owner, so a retry sent to
+      // another member still finds the first answer.
+      if (c.req.idempotency_key.empty())
+        return std::nullopt;
+      return to_owner(cl.owner_of("idem/" + c.req.idempotency_key));
+    }
+    if (c.params.empty())
+      return std::nullopt; // the node's own: probes, metrics, triage, ...
+    auto& owner = cl.owner_of(c.param(0));
+    // Cases, emergency licenses and notifications live with the entity
+    // they belong to, which after a membership change (see tenure-move)
+    // need not be their id's owner: when the owner does not know one, the
+    // others are asked.
+    bool follows = label.rfind("/v1/compliance-cases/{id}", 0) == 0
+                   || label.rfind("/v1/emergency-licenses/{id}", 0) == 0
+                   || label.rfind("/v1/outbox/{id}", 0) == 0;
+    if (!follows)
+      return to_owner(owner);
+    api_response first;
+    if (owner == cl.self()) {
+      api_request here = c.req;
+      here.local_only = true;
+      std::string ignored;
+      first = dispatch(here, ignored);
+    } else {
+      first = cl.forward(owner, c.req);
+    }
+    if (first.status != 404)
+      return first;
+    std::vector<std::string> others;
+    for (auto& m : cl.members().members())
+      if (m.name != owner && m.name != cl.self())
+        others.push_back(m.name);
+    if (owner != cl.self()) {
+      api_request here = c.req;
+      here.local_only = true;
+      std::string ignored;
+      auto mine = dispatch(here, ignored);
+      if (mine.status != 404)
+        return mine;
+    }
+    for (auto& res : cl.forward_all(others, c.req))
+      if (res.status != 404)
+        return res;
+    return first;
+  }
+
+  /// Every member's part of a listing, merged in the listing's order.
+  api_response fan_out(call& c, const std::string& label) {
+    auto& cl = *deps.cluster;
+    bool cases = label == "/v1/compliance-cases";
+    api_request part = c.req;
+    part.local_only = true;
+    if (cases) {
+      part.whole = true;
+      part.query.erase("cursor");
+      part.query.erase("limit");
+    }
+    std::vector<std::string> peers;
+    for (auto& m : cl.members().members())
+      if (m.name != cl.self())
+        peers.push_back(m.name);
+    // The peers answer while this node reads its own part.
+    auto remote = std::async(std::launch::async,
+                             [&] { return cl.forward_all(peers, part); });
+    std::string ignored;
+    auto mine = dispatch(part, ignored);
+    auto theirs = remote.get();
+    if (mine.status != 200)
+      return mine; // a bad filter or cursor: every member says the same
+    std::vector<json> parts;
+    json unavailable = json::array();
+    auto take = [&](const api_response& res) -> std::optional<api_response> {
+      auto body = json::parse(res.body, nullptr, false);
+      if (!body.is_object() || !body.contains("items")
+          || !body["items"].is_array())
+        return error_response(502, "bad_gateway",
+                              "a member answered a listing with a "
+                              "malformed body");
+      parts.push_back(std::move(body));
+      return std::nullopt;
+    };
+    if (auto err = take(mine))
+      return *err;
+    for (size_t k = 0; k < peers.size(); ++k) {
+      auto& res = theirs[k];
+      if (res.status == 503 || res.status == 504) {
+        unavailable.push_back(peers[k]);
+        continue;
+      }
+      if (res.status != 200)
+        return res;
+      if (auto err = take(res))
+        return *err;
+    }
+    std::vector<json> items;
+    for (auto& p : parts)
+      for (auto& x : p["items"])
+        items.push_back(std::move(x));
+    auto ms = [](const json& x, const char* field) {
+      auto i = x.find(field);
+      if (i == x.end() || !i->is_string())
+        return INT64_MAX;
+      auto t = parse_iso8601(i->get<std::string>());
+      return t ? to_unix_ms(*t) : INT64_MAX;
+    };
+    auto str = [](const json& x, const char* field) {
+      auto i = x.find(field);
+      return i != x.end() && i->is_string() ? i->get<std::string>()
+                                            : std::string{};
+    };
+    auto by = [&](const char* time_field, const char* id_field) {
+      std::sort(items.begin(), items.end(), [&](const json& x, const json& y) {
+        auto tx = time_field ? ms(x, time_field) : 0;
+        auto ty = time_field ? ms(y, time_field) : 0;
+        if (tx != ty)
+          return tx < ty;
+        return str(x, id_field) < str(y, id_field);
+      });
+    };
+    json out;
+    if (label == "/v1/applications" || label == "/v1/subscriptions") {
+      // Each member pages in id order and may stop early (a page reads at
+      // most 20,000 rows): the merged page ends at the smallest cursor a
+      // member returned, so no member's rows are skipped.
+      std::optional<std::string> bound;
+      for (auto& p : parts)
+        if (p.contains("next_cursor") && p["next_cursor"].is_string()) {
+          auto cur = p["next_cursor"].get<std::string>();
+          if (!bound || cur < *bound)
+            bound = cur;
+        }
+      by(nullptr, "id");
+      if (bound)
+        items.erase(std::remove_if(items.begin(), items.end(),
+                                   [&](const json& x) {
+                                     return str(x, "id") > *bound;
+                                   }),
+                    items.end());
+      auto limit = limit_param(c, default_list_limit, max_list_limit);
+      if (!limit)
+        return error_response(limit.error());
+      json next = bound ? json(*bound) : json(nullptr);
+      if (items.size() > *limit) {
+        items.resize(*limit);
+        next = str(items.back(), "id");
+      }
+      out = json{{"items", items}, {"next_cursor", next}};
+    } else if (cases) {
+      std::sort(items.begin(), items.end(), [&](const json& x, const json& y) {
+        auto dx = ms(x, "deadline");
+        auto dy = ms(y, "deadline");
+        if (dx != dy)
+          return dx < dy;
+        return str(x, "id") < str(y, "id");
+      });
+      auto limit = limit_param(c, default_list_limit, max_list_limit);
+      if (!limit)
+        return error_response(limit.error());
+      size_t first = 0;
+      if (auto cursor = query(c, "cursor"); !cursor.empty()) {
+        auto i = std::find_if(items.begin(), items.end(), [&](const json& x) {
+          return str(x, "id") == cursor;
+        });
+        if (i == items.end())
+          return error_response(422, "invalid_argument",
+                                "cursor: not a case of this listing");
+        first = static_cast<size_t>(i - items.begin()) + 1;
+      }
+      json page = json::array();
+      json next = nullptr;
+      for (size_t i = first; i < items.size(); ++i) {
+        if (page.size() == *limit) {
+          next = str(items[i - 1], "id");
+          break;
+        }
+        page.push_back(std::move(items[i]));
+      }
+      out = json{{"items", page}, {"next_cursor", next}};
+    } else {
+      size_t limit = SIZE_MAX;
+      if (label == "/v1/reviews") {
+        by("due", "application");
+        auto l = limit_param(c, 100, 1000);
+        if (!l)
+          return error_response(l.error());
+        limit = *l;
+      } else if (label == "/v1/timers") {
+        by("due", "id");
+        auto l = limit_param(c, 100, 10'000);
+        if (!l)
+          return error_response(l.error());
+        limit = *l;
+      } else {
+        by("at", "id");
+      }
+      if (items.size() > limit)
+        items.resize(limit);
+      out = json{{"items", items}};
+    }
+    if (!unavailable.empty())
+      out["unavailable"] = unavailable;
+    return json_response(200, out);
+  }
+
+  /// This node's entities and pending timers (exact counts, by scanning).
+  json local_counts() {
+    auto count = [&](storage::cf family, const char* prefix) -> json {
+      size_t n = 0;
+      std::string after;
+      for (;;) {
+        auto rows = deps.store->scan(family, prefix, 4096, after);
+        if (!rows)
+          return nullptr;
+        n += rows->size();
+        if (rows->size() < 4096)
+          return n;
+        after = rows->back().key;
+      }
+    };
+    return json{{"entities",
+                 {{"applications", count(storage::cf::snapshots, "app_")},
+                  {"subscriptions", count(storage::cf::snapshots, "sub_")},
+                  {"compliance_cases", count(storage::cf::snapshots, "case_")},
+                  {"emergency_licenses", count(storage::cf::snapshots, "em_")}}},
+                {"timers_pending", count(storage::cf::timers, "")}};
+  }
+
+  api_response cluster_status(call& c) {
+    if (!deps.cluster || c.req.local_only) {
+      auto out = local_counts();
+      out["node"] = deps.cluster ? deps.cluster->self() : deps.node_name;
+      return json_response(200, out);
+    }
+    auto& cl = *deps.cluster;
+    api_request part = c.req;
+    part.local_only = true;
+    std::vector<std::string> peers;
+    for (auto& m : cl.members().members())
+      if (m.name != cl.self())
+        peers.push_back(m.name);
+    auto remote = std::async(std::launch::async,
+                             [&] { return cl.forward_all(peers, part); });
+    auto mine = local_counts();
+    auto theirs = remote.get();
+    auto members = json::array();
+    size_t k = 0;
+    for (auto& st : cl.status()) {
+      json m{{"name", st.member.name},
+             {"host", st.member.host},
+             {"port", st.member.port},
+             {"self", st.self},
+             {"reachable", st.up},
+             {"entities", nullptr},
+             {"timers_pending", nullptr}};
+      if (!st.up && !st.error.empty())
+        m["error"] = st.error;
+      json counts;
+      if (st.self) {
+        counts = mine;
+      } else {
+        auto& res = theirs[k++];
+        if (res.status == 200)
+          counts = json::parse(res.body, nullptr, false);
+        else
+          m["reachable"] = false;
+      }
+      if (counts.is_object()) {
+        m["entities"] = counts.value("entities", json(nullptr));
+        m["timers_pending"] = counts.value("timers_pending", json(nullptr));
+      }
+      members.push_back(std::move(m));
+    }
+    return json_response(200, json{{"node", cl.self()}, {"members", members}});
   }
 
   // -- operations -------------------------------------------------------------

@@ -29,6 +29,7 @@ class store;
 class key_ring;
 class routing_table;
 struct supervisors;
+class cluster;
 
 /// One request to the API, whatever carried it: the HTTP gateway or the
 /// operator shell's CAF endpoint (nodes/shell_protocol.hpp).
@@ -46,6 +47,14 @@ struct api_request {
   std::string signature;
   std::string content_type;
   std::string body;
+  /// Set by the cluster endpoint on a request another member forwarded:
+  /// this node answers it itself (it owns what the request concerns, or the
+  /// request is one member's part of a listing).
+  bool local_only = false;
+  /// With `local_only`, a listing answers every row it has, unpaged: the
+  /// member that fans out sorts and pages them (compliance cases, which page
+  /// by deadline, not by id).
+  bool whole = false;
 };
 
 struct api_response {
@@ -81,6 +90,10 @@ struct api_deps {
   duration idempotency_ttl = std::chrono::hours(24);
   /// Webhook signatures older or newer than this are refused. Default: 5 min.
   duration webhook_tolerance = std::chrono::minutes(5);
+  /// The cluster, when the node is a member of one; null: a single node.
+  tenure::cluster* cluster = nullptr;
+  /// The SKU catalog, to find a checkout's pool.
+  const std::vector<sku>* skus = nullptr;
   /// Whether the node takes traffic (store open, supervisors up).
   std::function<bool()> ready;
 };

@@ -706,6 +706,28 @@ public:
       out = static_cast<T>(*i);
   }
 
+  /// A list of non-empty strings.
+  void strs(const std::string& key, std::vector<std::string>& out) {
+    auto v = find(key);
+    if (!v)
+      return;
+    auto xs = caf::get_if<caf::config_value::list>(v);
+    if (!xs) {
+      fail(key, "expected a list of \"strings\"");
+      return;
+    }
+    std::vector<std::string> result;
+    for (auto& x : *xs) {
+      auto s = caf::get_if<std::string>(&x);
+      if (!s || s->empty()) {
+        fail(key, "expected a list of non-empty \"strings\"");
+        return;
+      }
+      result.push_back(*s);
+    }
+    out = std::move(result);
+  }
+
   void boolean(const std::string& key, bool& out) {
     auto v = find(key);
     if (!v)
@@ -843,6 +865,12 @@ caf::expected<settings> read_settings(const caf::actor_system_config& cfg,
   // The names of log::level (actors/log.hpp).
   r.choice("node.log-level", s.node.log_level,
            {"trace", "debug", "info", "warn", "error", "off"});
+  r.str("cluster.node", s.cluster.node, true);
+  r.strs("cluster.members", s.cluster.members);
+  r.str("cluster.secret-file", s.cluster.secret_file, true);
+  r.dur("cluster.connect-timeout", s.cluster.connect_timeout,
+        std::chrono::minutes(1));
+  r.dur("cluster.reconnect", s.cluster.reconnect, std::chrono::minutes(1));
   r.boolean("store.sync", s.store.sync);
   r.uint("store.max-group-commits", s.store.max_group_commits, 1, 1'000'000);
   r.uint("store.max-group-bytes", s.store.max_group_bytes, 4096,
@@ -891,8 +919,9 @@ caf::expected<settings> read_settings(const caf::actor_system_config& cfg,
   // that a node started from any working directory finds the same files.
   auto dir = std::filesystem::path{conf_path}.parent_path();
   for (auto f : {&s.files.catalog, &s.files.policies, &s.files.eligibility,
-                 &s.files.programs, &s.files.templates, &s.files.routing})
-    if (std::filesystem::path{*f}.is_relative())
+                 &s.files.programs, &s.files.templates, &s.files.routing,
+                 &s.cluster.secret_file})
+    if (!f->empty() && std::filesystem::path{*f}.is_relative())
       *f = (dir / *f).string();
   return load_data_files(std::move(s));
 }

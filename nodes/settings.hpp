@@ -221,8 +221,25 @@ private:
 };
 
 /// Everything a node is configured with.
+/// `tenure.cluster`: the members and how they find and trust each other.
+struct cluster_settings {
+  /// This node's name among `members`; empty: a single node, no cluster.
+  std::string node;
+  /// Every member as "name@host:port" (the node-to-node CAF port), in any
+  /// order; ownership depends on the names only.
+  std::vector<std::string> members;
+  /// File with the secret the members share (at least 32 bytes): a peer
+  /// proves it knows it before the node takes any message from it.
+  std::string secret_file;
+  /// How long connecting to a peer may take. Default: 2 s.
+  duration connect_timeout = std::chrono::seconds(2);
+  /// Pause between connection attempts to a peer that is down. Default: 1 s.
+  duration reconnect = std::chrono::seconds(1);
+};
+
 struct settings {
   node_settings node;
+  cluster_settings cluster;
   store_settings store;
   registry_settings registry;
   outbox_settings outbox;

@@ -27,6 +27,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
@@ -42,6 +43,7 @@
 #include "messages/type_ids.hpp"
 #include "nodes/api.hpp"
 #include "nodes/auth.hpp"
+#include "nodes/cluster.hpp"
 #include "nodes/gateway.hpp"
 #include "nodes/shell_protocol.hpp"
 #include "nodes/settings.hpp"
@@ -69,6 +71,9 @@ options:
                        tenure.node.clock
   --log-level LEVEL    trace | debug | info | warn | error; overrides
                        tenure.node.log-level
+  --node NAME          this node's name among tenure.cluster.members;
+                       overrides tenure.cluster.node (one configuration
+                       file can serve every member)
   --help               this text
 
 Stops cleanly on SIGINT or SIGTERM (in-flight commits finish); exit codes:
@@ -82,6 +87,7 @@ struct flags {
   std::optional<uint16_t> shell_port;
   std::optional<std::string> clock;
   std::optional<std::string> log_level;
+  std::optional<std::string> node;
   bool help = false;
 };
 
@@ -107,7 +113,7 @@ std::optional<flags> parse_flags(int argc, char** argv) {
     auto name = arg.substr(0, arg.find('='));
     if (name != "--config" && name != "--data" && name != "--http-port"
         && name != "--shell-port" && name != "--clock"
-        && name != "--log-level") {
+        && name != "--log-level" && name != "--node") {
       std::fprintf(stderr, "tenured: unknown option '%s'; see --help\n",
                    arg.c_str());
       return std::nullopt;
@@ -133,6 +139,8 @@ std::optional<flags> parse_flags(int argc, char** argv) {
         = static_cast<uint16_t>(port);
     } else if (name == "--clock") {
       result.clock = *v;
+    } else if (name == "--node") {
+      result.node = *v;
     } else {
       result.log_level = *v;
     }
@@ -191,6 +199,54 @@ int run(const flags& fl, const sigset_t& stop_signals) {
     settings.node.clock = *fl.clock;
   if (fl.log_level)
     settings.node.log_level = *fl.log_level;
+  if (fl.node)
+    settings.cluster.node = *fl.node;
+
+  // -- cluster ----------------------------------------------------------------
+  // Checked before anything is opened. TLS between members needs CAF's
+  // OpenSSL module, loaded before the actor system exists.
+  std::optional<tenure::cluster_config> cluster_cfg;
+  if (!settings.cluster.node.empty() || !settings.cluster.members.empty()) {
+    auto fail = [&](const std::string& what) {
+      std::fprintf(stderr, "tenured: cannot start: %s: %s\n",
+                   fl.config.c_str(), what.c_str());
+      return exit_cannot_start;
+    };
+    if (settings.cluster.node.empty())
+      return fail("tenure.cluster.node: empty while tenure.cluster.members "
+                  "is set (set it, or start with --node NAME)");
+    if (settings.cluster.members.empty())
+      return fail("tenure.cluster.members: no members for node '"
+                  + settings.cluster.node + "'");
+    auto members = tenure::parse_members(settings.cluster.members);
+    if (!members)
+      return fail("tenure.cluster." + tenure::error_message(members.error()));
+    if (settings.cluster.secret_file.empty())
+      return fail("tenure.cluster.secret-file: required with members (a file "
+                  "of at least 32 bytes that every member shares)");
+    auto secret = tenure::read_secret_file(settings.cluster.secret_file);
+    if (!secret)
+      return fail(tenure::error_message(secret.error()));
+    tenure::cluster_config cc;
+    cc.self = settings.cluster.node;
+    cc.members = std::move(*members);
+    cc.secret = std::move(*secret);
+    cc.connect_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+      settings.cluster.connect_timeout);
+    cc.reconnect = std::chrono::duration_cast<std::chrono::milliseconds>(
+      settings.cluster.reconnect);
+    cc.request_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+      settings.gateway.request_timeout);
+    cc.workers = settings.gateway.threads;
+    auto cert = caf::get_or(cfg, "openssl.certificate", std::string{});
+    auto key = caf::get_or(cfg, "openssl.key", std::string{});
+    if (cert.empty() != key.empty())
+      return fail("openssl: set both certificate and key, or neither");
+    cc.tls = !cert.empty();
+    if (cc.tls)
+      cfg.load<caf::openssl::manager>();
+    cluster_cfg = std::move(cc);
+  }
 
   tenure::log::level lvl;
   if (!tenure::log::from_string(settings.node.log_level, lvl)) {
@@ -341,6 +397,19 @@ int run(const flags& fl, const sigset_t& stop_signals) {
     log.info("actor system up scheduler.max-threads={}",
              caf::get_or(cfg, "scheduler.max-threads", size_t{0}));
     tenure::id_generator ids;
+    std::unique_ptr<tenure::cluster> cl;
+    if (cluster_cfg) {
+      auto made = tenure::cluster::make(sys, *cluster_cfg);
+      if (!made) {
+        std::fprintf(stderr, "tenured: cannot start: %s: %s\n",
+                     fl.config.c_str(),
+                     tenure::error_message(made.error()).c_str());
+        return exit_cannot_start;
+      }
+      cl = std::move(*made);
+      // Every entity is born on its owner (see id_generator::only).
+      ids.only([c = cl.get()](std::string_view id) { return c->owns(id); });
+    }
     tenure::registry_deps reg_deps;
     reg_deps.store = store->get();
     reg_deps.clock = clk->get();
@@ -352,10 +421,18 @@ int run(const flags& fl, const sigset_t& stop_signals) {
     reg_deps.skus = &settings.skus.all();
     reg_deps.policy = &policy;
     // One coupon pool per program; the registry is spawned after them and
-    // introduced to them, since each needs the other.
+    // introduced to them, since each needs the other. In a cluster a node
+    // runs the pools it owns; the others are proxies to their owners.
     std::vector<caf::actor> pools;
+    std::array<caf::actor, 3> local_pools;
     for (auto p : {tenure::program::edu, tenure::program::oss,
                    tenure::program::startups}) {
+      if (cl)
+        if (auto there = cl->remote_pool(p)) {
+          reg_deps.pools[static_cast<size_t>(p)] = *there;
+          reg_deps.pools_here[static_cast<size_t>(p)] = false;
+          continue;
+        }
       tenure::coupon_pool_deps pd;
       pd.store = store->get();
       pd.clock = clk->get();
@@ -367,7 +444,12 @@ int run(const flags& fl, const sigset_t& stop_signals) {
         pd.low_stock_recipient = i->second.inbox;
       pools.push_back(sys.spawn(tenure::coupon_pool_actor, p, pd));
       reg_deps.pools[static_cast<size_t>(p)] = pools.back();
+      local_pools[static_cast<size_t>(p)] = pools.back();
     }
+    if (cl)
+      reg_deps.elsewhere = [c = cl.get()](std::string_view id) {
+        return c->registry_of(id);
+      };
     auto registry = sys.spawn(tenure::registry_actor, reg_deps);
     for (auto& pool : pools)
       caf::anon_send(pool, registry);
@@ -428,13 +510,15 @@ int run(const flags& fl, const sigset_t& stop_signals) {
     api_deps.clock = clk->get();
     api_deps.manual = dynamic_cast<tenure::manual_clock*>(clk->get());
     api_deps.registry = registry;
-    for (size_t i = 0; i < pools.size(); ++i)
-      api_deps.pools[i] = pools[i];
+    api_deps.pools = reg_deps.pools;
+    api_deps.cluster = cl.get();
+    api_deps.skus = &settings.skus.all();
     api_deps.sv = &sv;
     api_deps.keys = &*keys;
     api_deps.callback_secret = *callback_secret;
     api_deps.routing = &*routing;
-    api_deps.node_name = "tenured@" + settings.node.host;
+    api_deps.node_name
+      = cl ? cl->self() : "tenured@" + settings.node.host;
     api_deps.data_dir = data_dir.string();
     api_deps.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
       settings.gateway.request_timeout);
@@ -481,6 +565,7 @@ int run(const flags& fl, const sigset_t& stop_signals) {
       },
       &app);
     caf::expected<uint16_t> shell_port{caf::error{}};
+    caf::expected<uint16_t> cluster_port{uint16_t{0}};
     if (port)
       // reuse_addr: a node restarted right after a shell was connected
       // finds its port in TIME_WAIT; SO_REUSEADDR (not SO_REUSEPORT) still
@@ -500,15 +585,27 @@ int run(const flags& fl, const sigset_t& stop_signals) {
                    settings.node.host.c_str(),
                    static_cast<unsigned>(settings.node.shell_port));
       exit_code = exit_cannot_start;
+    } else if (cl
+               && !(cluster_port = cl->serve(&app, registry, local_pools))) {
+      std::fprintf(stderr, "tenured: cannot start: %s\n",
+                   tenure::error_message(cluster_port.error()).c_str());
+      exit_code = exit_cannot_start;
     } else {
       gw.start();
       // The one line scripts and tests look for.
+      // Cluster members append their name and cluster port, so that
+      // readers of the single-node line still match.
+      std::string member;
+      if (cl)
+        member = " node=" + cl->self() + " cluster="
+                 + cl->members().find(cl->self())->host + ":"
+                 + std::to_string(*cluster_port);
       std::printf("tenured: listening http=%s:%u shell=%s:%u data=%s "
-                  "clock=%s\n",
+                  "clock=%s%s\n",
                   settings.node.host.c_str(), static_cast<unsigned>(*port),
                   settings.node.host.c_str(),
                   static_cast<unsigned>(*shell_port), data_dir.c_str(),
-                  std::string{(*clk)->kind()}.c_str());
+                  std::string{(*clk)->kind()}.c_str(), member.c_str());
       std::fflush(stdout);
       log.info("ready http={}:{} shell={}:{} clock={} now={}",
                settings.node.host, *port, settings.node.host, *shell_port,
@@ -518,9 +615,13 @@ int run(const flags& fl, const sigset_t& stop_signals) {
       // In-flight requests finish before stop() returns; later ones are
       // refused at the socket.
       gw.stop();
+      if (cl)
+        cl->stop(); // forwarded requests in flight finish first
       sys.middleman().unpublish(caf::actor_cast<caf::actor>(shell),
                                 *shell_port);
     }
+    if (cl)
+      cl->stop();
     // The shell actor uses `app`, which ends with this scope: wait until it
     // finished its last request.
     caf::anon_send_exit(shell, caf::exit_reason::user_shutdown);
