@@ -478,6 +478,42 @@ bool status(const args&, plan& p, std::string&) {
   return single(p, get("/v1/node"));
 }
 
+bool cluster_status(const args&, plan& p, std::string&) {
+  return single(p, get("/v1/cluster"));
+}
+
+bool cluster_plan(const args& a, plan& p, std::string& err) {
+  auto members = ojson::array();
+  std::string text = a.pos[0];
+  size_t start = 0;
+  while (start <= text.size()) {
+    auto comma = text.find(',', start);
+    auto part = text.substr(start, comma == std::string::npos
+                                     ? std::string::npos
+                                     : comma - start);
+    if (part.find('@') == std::string::npos || part.find(':') == std::string::npos) {
+      err = "MEMBERS: a comma-separated list of name@host:port, not '"
+            + part.substr(0, 60) + "'";
+      return false;
+    }
+    members.push_back(part);
+    if (comma == std::string::npos)
+      break;
+    start = comma + 1;
+  }
+  ojson body{{"members", members}};
+  if (auto i = a.opts.find("--limit"); i != a.opts.end()) {
+    char* end = nullptr;
+    auto n = std::strtoul(i->second.c_str(), &end, 10);
+    if (i->second.empty() || *end != '\0' || n > 100000) {
+      err = "--limit: a number 0..100000";
+      return false;
+    }
+    body["limit"] = n;
+  }
+  return single(p, post("/v1/cluster/plan", body));
+}
+
 bool clock_advance(const args& a, plan& p, std::string& err) {
   std::string d;
   if (!normalize_duration(a.pos[0], d)) {
@@ -736,6 +772,23 @@ const std::vector<command_def>& table() {
      {},
      {},
      status},
+    {{"cluster status", "cluster status",
+      "members, reachability, entities and pending timers per node",
+      "GET /v1/cluster (scope read): every member as this node sees it; "
+      "counts come\nfrom each member's store."},
+     {},
+     {},
+     {},
+     cluster_status},
+    {{"cluster plan", "cluster plan MEMBERS [--limit N]",
+      "which entities would move for a new member list",
+      "POST /v1/cluster/plan {members, limit} (scope admin). MEMBERS: "
+      "name@host:port,...\nNothing moves; moving is the offline procedure "
+      "with tenure-move (README)."},
+     {"MEMBERS"},
+     {"--limit"},
+     {},
+     cluster_plan},
     {{"clock advance", "clock advance DURATION",
       "move a manual clock forward (e.g. 30d)",
       "POST /v1/admin/clock {advance} (scope admin; only on a node started "
@@ -1082,6 +1135,51 @@ std::string stock_table(const ojson& body) {
 }
 
 /// `GET /v1/node`: one line per section, the timer supervisors as a table.
+/// `cluster status`: one line per member.
+std::string cluster_text(const ojson& body) {
+  if (!body.contains("members") || !body["members"].is_array())
+    return block(body);
+  auto items = ojson::array();
+  for (auto m : body["members"]) {
+    if (!m.is_object())
+      continue;
+    m["address"] = cell(m.value("host", ojson(""))) + ":"
+                   + cell(m.value("port", ojson(0)));
+    m["state"] = m.value("reachable", false) ? "up" : "DOWN";
+    if (m.value("self", false))
+      m["state"] = "up (this node)";
+    items.push_back(m);
+  }
+  return table({{"node", "name"},
+                {"address", "address"},
+                {"state", "state"},
+                {"applications", "entities.applications"},
+                {"subscriptions", "entities.subscriptions"},
+                {"cases", "entities.compliance_cases"},
+                {"emergency", "entities.emergency_licenses"},
+                {"timers", "timers_pending"},
+                {"error", "error", 40}},
+               items);
+}
+
+/// `cluster plan`: the moves by source and destination.
+std::string plan_text(const ojson& body) {
+  if (!body.contains("moves") || !body["moves"].is_array())
+    return block(body);
+  std::string out;
+  if (body["moves"].empty())
+    out += "nothing would move\n";
+  else
+    out += table({{"from", "from"}, {"to", "to"}, {"entities", "count"}},
+                 body["moves"]);
+  if (body.contains("total"))
+    out += "total: " + cell(body["total"]) + "\n";
+  if (body.contains("unavailable") && body["unavailable"].is_array()
+      && !body["unavailable"].empty())
+    out += "not counted (down): " + inline_object(body["unavailable"]) + "\n";
+  return out;
+}
+
 std::string status_text(const ojson& body) {
   rows all;
   for (auto& [k, v] : body.items()) {
@@ -1724,6 +1822,10 @@ std::string format_human(const std::string& command, const std::string& text) {
     return outbox_text(body);
   if (command == "status")
     return status_text(body);
+  if (command == "cluster status")
+    return cluster_text(body);
+  if (command == "cluster plan")
+    return plan_text(body);
   return block(body);
 }
 

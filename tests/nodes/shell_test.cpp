@@ -306,6 +306,12 @@ TEST(shell_requests, every_command_maps_to_its_route) {
     {"outbox retry ntf_01", "outbox retry", "POST", "/v1/outbox/ntf_01/retry",
      json::object()},
     {"status", "status", "GET", "/v1/node", nullptr},
+    {"cluster status", "cluster status", "GET", "/v1/cluster", nullptr},
+    {"cluster plan a@h1:9101,b@h2:9102 --limit 5",
+     "cluster plan",
+     "POST",
+     "/v1/cluster/plan",
+     {{"members", {"a@h1:9101", "b@h2:9102"}}, {"limit", 5}}},
     {"clock advance 30d",
      "clock advance",
      "POST",
@@ -415,6 +421,8 @@ TEST(shell_requests, every_command_of_the_table_has_a_mapping_test) {
                                "outbox",
                                "outbox retry",
                                "status",
+                               "cluster status",
+                               "cluster plan",
                                "clock advance",
                                "clock set",
                                "help",
@@ -870,6 +878,26 @@ TEST(shell_help, every_command_has_help) {
   EXPECT_FALSE(shell::help_text("ap", text));
 }
 
+TEST(shell_requests, cluster_plan_refuses_a_member_without_an_address) {
+  auto err = usage("cluster plan a@h1:9101,b");
+  EXPECT_NE(err.find("name@host:port"), std::string::npos) << err;
+}
+
+TEST(shell_output, cluster_status_is_a_table_with_down_members) {
+  auto out = shell::format_human(
+    "cluster status",
+    R"({"node":"a","members":[{"name":"a","host":"127.0.0.1","port":9101,)"
+    R"("self":true,"reachable":true,"entities":{"applications":3,)"
+    R"("subscriptions":1,"compliance_cases":0,"emergency_licenses":0},)"
+    R"("timers_pending":4},{"name":"b","host":"127.0.0.1","port":9102,)"
+    R"("self":false,"reachable":false,"error":"connection lost",)"
+    R"("entities":null,"timers_pending":null}]})");
+  EXPECT_NE(out.find("up (this node)"), std::string::npos) << out;
+  EXPECT_NE(out.find("DOWN"), std::string::npos) << out;
+  EXPECT_NE(out.find("connection lost"), std::string::npos) << out;
+  EXPECT_NE(out.find("127.0.0.1:9102"), std::string::npos) << out;
+}
+
 TEST(shell_help, completion_offers_commands_sub_commands_and_options) {
   using v = std::vector<std::string>;
   auto first = shell::complete({}, "");
@@ -887,7 +915,8 @@ TEST(shell_help, completion_offers_commands_sub_commands_and_options) {
             (v{"edu", "oss", "startups"}));
   EXPECT_EQ(shell::complete({"coupon", "import"}, "st"), v{"startups"});
   EXPECT_TRUE(shell::complete({"coupon", "import", "edu"}, "").empty());
-  EXPECT_EQ(shell::complete({"help"}, "cl"), v{"clock"});
+  EXPECT_EQ(shell::complete({"help"}, "cl"), (v{"cluster", "clock"}));
+  EXPECT_EQ(shell::complete({"cluster"}, ""), (v{"status", "plan"}));
   EXPECT_EQ(shell::complete({"help", "clock"}, ""), (v{"advance", "set"}));
   EXPECT_TRUE(shell::complete({"bogus"}, "").empty());
 }
