@@ -33,6 +33,8 @@ using hello_atom = caf::atom_constant<caf::atom("hello")>;
 using api_atom = caf::atom_constant<caf::atom("api")>;
 using dial_atom = caf::atom_constant<caf::atom("dial")>;
 using noop_atom = caf::atom_constant<caf::atom("noop")>;
+using ready_atom = caf::atom_constant<caf::atom("ready")>;
+using attach_atom = caf::atom_constant<caf::atom("attach")>;
 constexpr auto registry_target = caf::atom("registry");
 constexpr auto pool_target = caf::atom("pool");
 
@@ -172,7 +174,7 @@ struct cluster::impl {
 
   std::vector<caf::actor> registry_proxies; // by peer index; none for self
   std::array<caf::actor, 3> pool_proxies;   // none where the pool is ours
-  std::vector<caf::actor> links;
+  std::vector<caf::actor> links; // by peer index; none for self
   std::vector<caf::actor> workers;
   caf::actor endpoint;
   uint16_t port = 0;
@@ -277,6 +279,19 @@ struct cluster::impl {
     return token;
   }
 
+  /// Issues a session token to `peer` (the dialer's side), replacing any
+  /// earlier one. Empty when no random bytes could be drawn.
+  std::string issue(const std::string& peer) {
+    auto token = new_token();
+    if (token.empty())
+      return token;
+    std::lock_guard<std::mutex> guard{mtx};
+    for (auto j = issued.begin(); j != issued.end();)
+      j = j->second == peer ? issued.erase(j) : std::next(j);
+    issued.emplace(token, peer);
+    return token;
+  }
+
   caf::actor middleman() {
     if (cfg.tls)
       return caf::actor_cast<caf::actor>(sys.openssl_manager().actor_handle());
@@ -314,23 +329,38 @@ struct link_state {
   bool dialing = false;
 };
 
-/// Keeps the link to peer `i`: connects, says hello, watches the
-/// connection, and dials again `reconnect` after it failed or dropped.
+/// Keeps the link to peer `i`. CAF keeps one connection per pair of nodes
+/// (a second one replaces the first, which drops what travels on it), so
+/// only one side dials: the member whose name sorts first. It connects,
+/// says hello with its own endpoint, checks the answer, tells the peer it
+/// is ready, watches the connection and dials again `reconnect` after it
+/// failed or dropped. The other side's link is attached by its endpoint
+/// when the hello and the ready message arrive, and waits for the next
+/// dial after a drop.
 caf::behavior peer_link(caf::stateful_actor<link_state>* self,
                         cluster::impl* d, size_t i) {
-  auto retry = [self, d, i](const std::string& why) {
+  bool dialer = d->cfg.self < d->peers[i].member.name;
+  auto lost = [self, d, i, dialer](const std::string& why) {
+    if (self->state.endpoint)
+      self->demonitor(self->state.endpoint);
     self->state.dialing = false;
     self->state.endpoint = nullptr;
     d->set_down(i, why);
-    self->delayed_send(self, d->cfg.reconnect, dial_atom::value);
+    if (dialer)
+      self->delayed_send(self, d->cfg.reconnect, dial_atom::value);
   };
-  self->set_down_handler([self, d, i, retry](caf::down_msg& dm) {
+  self->set_down_handler([self, d, i, dialer, lost](caf::down_msg& dm) {
     if (self->state.endpoint && dm.source == self->state.endpoint.address())
-      retry("connection lost");
+      lost(dialer ? "connection lost"
+                  : "connection lost; waiting for " + d->peers[i].member.name
+                      + " to connect");
   });
-  self->send(self, dial_atom::value);
+  if (dialer)
+    self->send(self, dial_atom::value);
+  else
+    d->set_down(i, "waiting for " + d->peers[i].member.name + " to connect");
   return {
-    [self, d, i, retry](dial_atom) {
+    [self, d, i, lost](dial_atom) {
       auto& st = self->state;
       if (st.dialing || st.endpoint)
         return;
@@ -340,10 +370,10 @@ caf::behavior peer_link(caf::stateful_actor<link_state>* self,
         ->request(d->middleman(), d->cfg.connect_timeout,
                   caf::connect_atom::value, m.host, m.port)
         .then(
-          [self, d, i, retry](const caf::node_id&, caf::strong_actor_ptr& ptr,
-                              const std::set<std::string>&) {
+          [self, d, i, lost](const caf::node_id&, caf::strong_actor_ptr& ptr,
+                             const std::set<std::string>&) {
             if (!ptr) {
-              retry("nothing published at the cluster port");
+              lost("nothing published at the cluster port");
               return;
             }
             auto ep = caf::actor_cast<caf::actor>(ptr);
@@ -355,26 +385,44 @@ caf::behavior peer_link(caf::stateful_actor<link_state>* self,
                              {me, peer, std::to_string(ts), nonce});
             self
               ->request(ep, d->cfg.connect_timeout, hello_atom::value, me, peer,
-                        ts, nonce, mac)
+                        ts, nonce, mac, d->endpoint)
               .then(
-                [self, d, i, retry, ep, nonce, peer](std::string& token,
-                                                     std::string& back) {
+                [self, d, i, lost, ep, nonce, peer](std::string& token,
+                                                    std::string& back) {
                   // The endpoint proves it knows the secret too: a stranger
-                  // at the peer's address gets no forwarded request.
+                  // at the peer's address gets no forwarded request and no
+                  // session here.
                   if (!constant_time_equal(
                         back, proof(d->cfg.secret, "tenure-cluster-welcome-v1",
                                     {peer, d->cfg.self, nonce, token}))) {
-                    retry("the peer does not know the cluster secret");
+                    lost("the peer does not know the cluster secret");
+                    return;
+                  }
+                  auto theirs = d->issue(peer);
+                  if (theirs.empty()) {
+                    lost("cannot draw random bytes");
                     return;
                   }
                   self->state.dialing = false;
                   self->state.endpoint = ep;
                   self->monitor(ep);
+                  self->send(ep, peer_atom::value, token, ready_atom::value,
+                             theirs);
                   d->set_up(i, ep, std::move(token));
                 },
-                [retry](caf::error& err) { retry(error_message(err)); });
+                [lost](caf::error& err) { lost(error_message(err)); });
           },
-          [retry](caf::error& err) { retry(error_message(err)); });
+          [lost](caf::error& err) { lost(error_message(err)); });
+    },
+    // Passive side: the peer dialed, said hello and is ready; `token` is
+    // the session it issued to us.
+    [self, d, i](attach_atom, caf::actor& ep, std::string& token) {
+      auto& st = self->state;
+      if (st.endpoint)
+        self->demonitor(st.endpoint);
+      st.endpoint = ep;
+      self->monitor(ep);
+      d->set_up(i, std::move(ep), std::move(token));
     },
   };
 }
@@ -402,6 +450,8 @@ caf::behavior api_worker(caf::event_based_actor* self, api* app) {
 struct endpoint_state {
   static inline const char* name = "cluster_endpoint";
   size_t next_worker = 0;
+  /// Peers that said hello, with their endpoints, until they are ready.
+  std::map<std::string, caf::actor> pending;
 };
 
 caf::behavior endpoint_actor(caf::stateful_actor<endpoint_state>* self,
@@ -411,16 +461,35 @@ caf::behavior endpoint_actor(caf::stateful_actor<endpoint_state>* self,
     return make_error(errc::unauthorized, what);
   };
   return {
-    [d](hello_atom, const std::string& from, const std::string& to, int64_t ts,
-        const std::string& nonce,
-        const std::string& mac) -> caf::result<std::string, std::string> {
+    [self, d](hello_atom, const std::string& from, const std::string& to,
+              int64_t ts, const std::string& nonce, const std::string& mac,
+              caf::actor& their_endpoint)
+      -> caf::result<std::string, std::string> {
       auto token = d->accept(from, to, ts, nonce, mac);
       if (!token)
         return std::move(token.error());
+      if (!their_endpoint)
+        return make_error(errc::invalid_argument, "cluster: no endpoint");
+      self->state.pending[from] = std::move(their_endpoint);
       auto back = proof(d->cfg.secret, "tenure-cluster-welcome-v1",
                         {to, from, nonce, *token});
       lg.info("peer accepted node={}", from);
       return {std::move(*token), std::move(back)};
+    },
+    [self, d, refuse](peer_atom, const std::string& token, ready_atom,
+                      std::string& ours) -> caf::result<void> {
+      auto from = d->peer_of(token);
+      if (from.empty())
+        return refuse("cluster: no session");
+      auto& pending = self->state.pending;
+      auto j = pending.find(from);
+      if (j == pending.end() || ours.size() < 32)
+        return refuse("cluster: ready without hello");
+      auto i = d->index_of(from);
+      self->send(d->links[i], attach_atom::value, std::move(j->second),
+                 std::move(ours));
+      pending.erase(j);
+      return caf::unit;
     },
     [self, d, refuse](peer_atom, const std::string& token, api_atom,
                       uint64_t serial,
@@ -538,6 +607,12 @@ caf::expected<uint16_t> cluster::serve(api* app, caf::actor registry,
     d.workers.push_back(d.sys.spawn<caf::detached>(api_worker, app));
   d.endpoint = d.sys.spawn(endpoint_actor, &d, std::move(registry),
                            std::move(pools));
+  // The links exist before the endpoint is reachable: a peer's hello may
+  // arrive at once, and the endpoint hands it to the peer's link.
+  d.links.resize(d.peers.size());
+  for (size_t i = 0; i < d.peers.size(); ++i)
+    if (!d.peers[i].self)
+      d.links[i] = d.sys.spawn(peer_link, &d, i);
   auto& me = *d.own.find(d.cfg.self);
   auto bind = d.cfg.bind.empty() ? me.host : d.cfg.bind;
   // reuse_addr: a restarted node must not wait out TIME_WAIT on its port;
@@ -554,9 +629,6 @@ caf::expected<uint16_t> cluster::serve(api* app, caf::actor registry,
                           "this host): "
                         + d.sys.render(port.error()));
   d.port = *port;
-  for (size_t i = 0; i < d.peers.size(); ++i)
-    if (!d.peers[i].self)
-      d.links.push_back(d.sys.spawn(peer_link, &d, i));
   return *port;
 }
 
@@ -673,7 +745,8 @@ void cluster::stop() {
     caf::anon_send_exit(d.endpoint, caf::exit_reason::user_shutdown);
   }
   for (auto& l : d.links)
-    caf::anon_send_exit(l, caf::exit_reason::user_shutdown);
+    if (l)
+      caf::anon_send_exit(l, caf::exit_reason::user_shutdown);
   for (auto& p : d.registry_proxies)
     if (p)
       caf::anon_send_exit(p, caf::exit_reason::user_shutdown);
