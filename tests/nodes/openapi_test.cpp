@@ -558,6 +558,8 @@ constexpr catalog_route catalog[] = {
   {"POST", "/v1/outbox/{}/retry", "admin"},
   {"GET", "/v1/node", "read"},
   {"POST", "/v1/admin/clock", "admin"},
+  {"GET", "/v1/cluster", "read"},
+  {"POST", "/v1/cluster/plan", "admin"},
 };
 
 /// `/v1/applications/{id}` -> `/v1/applications/{}`.
