@@ -29,6 +29,7 @@
 #include "messages/commands.hpp"
 #include "nodes/auth.hpp"
 #include "nodes/cluster.hpp"
+#include "nodes/cluster_move.hpp"
 #include "nodes/json_codec.hpp"
 #include "nodes/signature.hpp"
 #include "storage/store.hpp"
@@ -364,6 +365,7 @@ struct api::impl {
     add("GET", "/v1/node", "read", &impl::node_status);
     add("POST", "/v1/admin/clock", "admin", &impl::admin_clock);
     add("GET", "/v1/cluster", "read", &impl::cluster_status);
+    add("POST", "/v1/cluster/plan", "admin", &impl::cluster_plan);
   }
 
   void add(const char* method, const char* pattern, const char* scope,
@@ -1811,10 +1813,21 @@ struct api::impl {
   }
 
   api_response cluster_status(call& c) {
-    if (!deps.cluster || c.req.local_only) {
+    if (c.req.local_only) {
       auto out = local_counts();
-      out["node"] = deps.cluster ? deps.cluster->self() : deps.node_name;
+      out["node"] = deps.cluster->self();
       return json_response(200, out);
+    }
+    if (!deps.cluster) {
+      // A single node: a cluster of one, in the same shape.
+      auto counts = local_counts();
+      json me{{"name", deps.node_name},
+              {"self", true},
+              {"reachable", true},
+              {"entities", counts["entities"]},
+              {"timers_pending", counts["timers_pending"]}};
+      return json_response(200, json{{"node", deps.node_name},
+                                     {"members", json::array({me})}});
     }
     auto& cl = *deps.cluster;
     api_request part = c.req;
@@ -1856,6 +1869,107 @@ struct api::impl {
       members.push_back(std::move(m));
     }
     return json_response(200, json{{"node", cl.self()}, {"members", members}});
+  }
+
+  /// What a new member list would move: every member's part (computed from
+  /// its store; nothing is written), merged.
+  api_response cluster_plan(call& c) {
+    if (auto bad = only_keys(c, {"members", "limit", "node"}))
+      return *bad;
+    auto m = c.body.find("members");
+    if (m == c.body.end() || !m->is_array() || m->empty())
+      return error_response(422, "invalid_argument",
+                            "members: a list of \"name@host:port\"");
+    std::vector<std::string> texts;
+    for (auto& x : *m) {
+      if (!x.is_string())
+        return error_response(422, "invalid_argument",
+                              "members: a list of \"name@host:port\"");
+      texts.push_back(x.get<std::string>());
+    }
+    size_t limit = 100;
+    if (auto l = c.body.find("limit"); l != c.body.end()) {
+      if (!l->is_number_unsigned() || l->get<uint64_t>() > 100'000)
+        return error_response(422, "invalid_argument",
+                              "limit: a number 0..100000");
+      limit = l->get<size_t>();
+    }
+    auto parsed = parse_members(texts);
+    if (!parsed)
+      return error_response(422, "invalid_argument",
+                            error_message(parsed.error()));
+    auto next = ownership::make(std::move(*parsed));
+    if (!next)
+      return error_response(422, "invalid_argument",
+                            "members: " + error_message(next.error()));
+    std::string self = deps.cluster ? deps.cluster->self() : std::string{};
+    if (!deps.cluster) {
+      auto n = c.body.find("node");
+      if (n == c.body.end() || !n->is_string() || n->get<std::string>().empty())
+        return error_response(422, "invalid_argument",
+                              "node: this node runs alone; name it as it "
+                              "will be called among the members");
+      self = n->get<std::string>();
+    }
+    auto local = [&]() -> caf::expected<json> {
+      auto plan = cluster_move::plan_moves(*deps.store, *next, self, limit);
+      if (!plan)
+        return std::move(plan.error());
+      auto moves = json::array();
+      for (auto& mv : plan->moves)
+        moves.push_back(json{{"from", mv.from},
+                             {"to", mv.to},
+                             {"count", mv.count},
+                             {"kinds",
+                              {{"applications", mv.kinds.applications},
+                               {"subscriptions", mv.kinds.subscriptions},
+                               {"compliance_cases", mv.kinds.compliance_cases},
+                               {"emergency_licenses",
+                                mv.kinds.emergency_licenses},
+                               {"coupon_pools", mv.kinds.coupon_pools},
+                               {"other", mv.kinds.other}}},
+                             {"entities", mv.entities}});
+      return json{{"moves", moves},
+                  {"total", plan->total},
+                  {"staying", plan->staying}};
+    };
+    if (!deps.cluster || c.req.local_only) {
+      auto out = local();
+      if (!out)
+        return error_response(out.error());
+      return json_response(200, *out);
+    }
+    auto& cl = *deps.cluster;
+    api_request part = c.req;
+    part.local_only = true;
+    std::vector<std::string> peers;
+    for (auto& mb : cl.members().members())
+      if (mb.name != cl.self())
+        peers.push_back(mb.name);
+    auto remote = std::async(std::launch::async,
+                             [&] { return cl.forward_all(peers, part); });
+    auto mine = local();
+    auto theirs = remote.get();
+    if (!mine)
+      return error_response(mine.error());
+    json out{{"moves", (*mine)["moves"]},
+             {"total", (*mine)["total"]},
+             {"staying", (*mine)["staying"]},
+             {"unavailable", json::array()}};
+    for (size_t k = 0; k < peers.size(); ++k) {
+      auto& res = theirs[k];
+      auto body = json::parse(res.body, nullptr, false);
+      if (res.status != 200 || !body.is_object() || !body.contains("moves")) {
+        out["unavailable"].push_back(peers[k]);
+        continue;
+      }
+      for (auto& mv : body["moves"])
+        out["moves"].push_back(mv);
+      out["total"] = out["total"].get<uint64_t>() + body.value("total", 0ull);
+      out["staying"]
+        = out["staying"].get<uint64_t>() + body.value("staying", 0ull);
+    }
+    return json_response(200, out);
   }
 
   // -- operations -------------------------------------------------------------
