@@ -67,17 +67,17 @@ int64_t wall_ms() {
 
 constexpr int64_t hello_window_ms = 5 * 60 * 1000;
 
-// -- the wire form of a forwarded request ---------------------------------------
+// -- the wire form of a forwarded request
+// ---------------------------------------
 //
 // Only built-in types cross: a list of strings each way, so no type-id has
 // to match between builds for the API (the entity messages use the tenure
 // block, which is append-only).
 
 std::vector<std::string> encode_request(const api_request& req) {
-  std::vector<std::string> f{req.method,    req.path,
-                             req.authorization, req.idempotency_key,
-                             req.signature, req.content_type,
-                             req.body,      req.whole ? "1" : ""};
+  std::vector<std::string> f{
+    req.method,    req.path,         req.authorization, req.idempotency_key,
+    req.signature, req.content_type, req.body,          req.whole ? "1" : ""};
   for (auto& [k, v] : req.query) {
     f.push_back(k);
     f.push_back(v);
@@ -174,14 +174,16 @@ struct cluster::impl {
 
   std::vector<caf::actor> registry_proxies; // by peer index; none for self
   std::array<caf::actor, 3> pool_proxies;   // none where the pool is ours
-  std::vector<caf::actor> links; // by peer index; none for self
+  std::vector<caf::actor> links;            // by peer index; none for self
   std::vector<caf::actor> workers;
   caf::actor endpoint;
   uint16_t port = 0;
   std::atomic<uint64_t> serials{0};
 
   impl(caf::actor_system& s, cluster_config c, ownership o)
-    : sys(s), cfg(std::move(c)), own(std::move(o)) {
+    : sys(s)
+    , cfg(std::move(c))
+    , own(std::move(o)) {
     for (auto& m : own.members()) {
       peer p;
       p.member = m;
@@ -260,9 +262,8 @@ struct cluster::impl {
       return refuse("stale hello (clocks more than 5 minutes apart?)");
     if (nonce.size() < 32 || nonce.size() > 128)
       return refuse("bad nonce");
-    if (!constant_time_equal(
-          mac, proof(cfg.secret, "tenure-cluster-hello-v1",
-                     {from, to, std::to_string(ts), nonce})))
+    if (!constant_time_equal(mac, proof(cfg.secret, "tenure-cluster-hello-v1",
+                                        {from, to, std::to_string(ts), nonce})))
       return refuse("wrong cluster secret");
     std::lock_guard<std::mutex> guard{mtx};
     for (auto j = nonces.begin(); j != nonces.end();)
@@ -337,8 +338,8 @@ struct link_state {
 /// failed or dropped. The other side's link is attached by its endpoint
 /// when the hello and the ready message arrive, and waits for the next
 /// dial after a drop.
-caf::behavior peer_link(caf::stateful_actor<link_state>* self,
-                        cluster::impl* d, size_t i) {
+caf::behavior peer_link(caf::stateful_actor<link_state>* self, cluster::impl* d,
+                        size_t i) {
   bool dialer = d->cfg.self < d->peers[i].member.name;
   auto lost = [self, d, i, dialer](const std::string& why) {
     if (self->state.endpoint)
@@ -457,14 +458,13 @@ struct endpoint_state {
 caf::behavior endpoint_actor(caf::stateful_actor<endpoint_state>* self,
                              cluster::impl* d, caf::actor registry,
                              std::array<caf::actor, 3> pools) {
-  auto refuse = [](const char* what) {
-    return make_error(errc::unauthorized, what);
-  };
+  auto refuse
+    = [](const char* what) { return make_error(errc::unauthorized, what); };
   return {
-    [self, d](hello_atom, const std::string& from, const std::string& to,
-              int64_t ts, const std::string& nonce, const std::string& mac,
-              caf::actor& their_endpoint)
-      -> caf::result<std::string, std::string> {
+    [self,
+     d](hello_atom, const std::string& from, const std::string& to, int64_t ts,
+        const std::string& nonce, const std::string& mac,
+        caf::actor& their_endpoint) -> caf::result<std::string, std::string> {
       auto token = d->accept(from, to, ts, nonce, mac);
       if (!token)
         return std::move(token.error());
@@ -491,9 +491,9 @@ caf::behavior endpoint_actor(caf::stateful_actor<endpoint_state>* self,
       pending.erase(j);
       return caf::unit;
     },
-    [self, d, refuse](peer_atom, const std::string& token, api_atom,
-                      uint64_t serial,
-                      std::vector<std::string>& f) -> caf::result<caf::message> {
+    [self, d,
+     refuse](peer_atom, const std::string& token, api_atom, uint64_t serial,
+             std::vector<std::string>& f) -> caf::result<caf::message> {
       if (d->peer_of(token).empty())
         return refuse("cluster: no session");
       auto& st = self->state;
@@ -524,7 +524,8 @@ caf::behavior endpoint_actor(caf::stateful_actor<endpoint_state>* self,
 
 // -- cluster ------------------------------------------------------------------
 
-cluster::cluster(std::unique_ptr<impl> d) : d_(std::move(d)) {
+cluster::cluster(std::unique_ptr<impl> d)
+  : d_(std::move(d)) {
   // nop
 }
 
@@ -532,8 +533,8 @@ cluster::~cluster() {
   stop();
 }
 
-caf::expected<std::unique_ptr<cluster>>
-cluster::make(caf::actor_system& sys, cluster_config cfg) {
+caf::expected<std::unique_ptr<cluster>> cluster::make(caf::actor_system& sys,
+                                                      cluster_config cfg) {
   auto own = ownership::make(cfg.members);
   if (!own)
     return std::move(own.error());
@@ -605,8 +606,8 @@ caf::expected<uint16_t> cluster::serve(api* app, caf::actor registry,
   auto& d = *d_;
   for (size_t i = 0; i < d.cfg.workers; ++i)
     d.workers.push_back(d.sys.spawn<caf::detached>(api_worker, app));
-  d.endpoint = d.sys.spawn(endpoint_actor, &d, std::move(registry),
-                           std::move(pools));
+  d.endpoint
+    = d.sys.spawn(endpoint_actor, &d, std::move(registry), std::move(pools));
   // The links exist before the endpoint is reachable: a peer's hello may
   // arrive at once, and the endpoint hands it to the peer's link.
   d.links.resize(d.peers.size());
@@ -683,7 +684,8 @@ cluster::forward_all(const std::vector<std::string>& names,
       [&](caf::down_msg& dm) {
         for (size_t k = 0; k < names.size(); ++k)
           if (!done[k] && eps[k] && dm.source == eps[k].address()) {
-            out[k] = error_json(503, "unavailable", node_down_message(names[k]));
+            out[k]
+              = error_json(503, "unavailable", node_down_message(names[k]));
             done[k] = true;
             --pending;
           }
@@ -696,15 +698,16 @@ cluster::forward_all(const std::vector<std::string>& names,
                 error_message(err));
         for (size_t k = 0; k < names.size(); ++k)
           if (!done[k]) {
-            out[k] = error_json(503, "unavailable", node_down_message(names[k]));
+            out[k]
+              = error_json(503, "unavailable", node_down_message(names[k]));
             done[k] = true;
             --pending;
           }
       },
-      caf::after(std::chrono::duration_cast<std::chrono::milliseconds>(left))
-        >> [&] {
-             // Loop checks the deadline.
-           });
+      caf::after(std::chrono::duration_cast<std::chrono::milliseconds>(left)) >>
+        [&] {
+          // Loop checks the deadline.
+        });
   }
   for (size_t k = 0; k < names.size(); ++k)
     if (!done[k])

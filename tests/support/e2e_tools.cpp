@@ -1,5 +1,13 @@
 #include "tests/support/e2e_tools.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <stdexcept>
 #include <cctype>
 #include <cstdio>
 #include <csignal>
@@ -95,6 +103,81 @@ std::string iso_ms(int64_t unix_ms) {
 
 std::string tenured_bin() {
   return build_dir() + "/nodes/tenured";
+}
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0)
+    return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0
+      && ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+    port = ntohs(addr.sin_port);
+  ::close(fd);
+  return port;
+}
+
+namespace {
+
+void write_private(const std::string& path, const std::string& text) {
+  write_file(path, text);
+  ::chmod(path.c_str(), 0600);
+}
+
+std::string replaced(std::string text, const std::string& from,
+                     const std::string& to) {
+  auto pos = text.find(from);
+  if (pos == std::string::npos)
+    throw std::runtime_error("configuration has no '" + from + "'");
+  return text.replace(pos, from.size(), to);
+}
+
+} // namespace
+
+cluster_files::cluster_files(const std::string& dir,
+                             std::vector<std::string> member_names)
+  : root(dir), names(std::move(member_names)) {
+  std::filesystem::copy(source_dir() + "/config", root + "/config",
+                        std::filesystem::copy_options::recursive);
+  admin_token = random_hex(32);
+  write_private(root + "/keys.json",
+                R"({"keys": [{"name": "cluster-admin", "token_sha256": ")"
+                  + sha256_hex(admin_token) + R"(", "scopes": ["admin"]}]})");
+  callback_secret = random_hex(32);
+  write_private(root + "/cb.secret", callback_secret + "\n");
+  secret = random_hex(48);
+  write_private(root + "/config/cluster.secret", secret + "\n");
+  for (auto& n : names) {
+    cluster_ports.push_back(free_port());
+    members += std::string(members.empty() ? "" : ", ") + "\"" + n
+               + "@127.0.0.1:" + std::to_string(cluster_ports.back()) + "\"";
+  }
+  config = root + "/config/tenured.conf";
+  auto text = read_file(config);
+  text = replaced(text, "members = []", "members = [" + members + "]");
+  text = replaced(text, "secret-file = \"\"",
+                  "secret-file = \"cluster.secret\"");
+  text = replaced(text, "keys-file = \"\"",
+                  "keys-file = \"" + root + "/keys.json\"");
+  text = replaced(text, "callback-secret-file = \"\"",
+                  "callback-secret-file = \"" + root + "/cb.secret\"");
+  write_file(config, text);
+}
+
+std::string cluster_files::variant(
+  const std::string& name,
+  std::vector<std::pair<std::string, std::string>> edits) const {
+  auto text = read_file(config);
+  for (auto& [from, to] : edits)
+    text = replaced(text, from, to);
+  auto path = root + "/config/" + name;
+  write_file(path, text);
+  return path;
 }
 
 std::string default_config() {

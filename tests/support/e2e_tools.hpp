@@ -44,6 +44,37 @@ std::string iso_ms(int64_t unix_ms);
 
 constexpr int64_t day_ms = 86'400'000;
 
+/// A free TCP port on loopback (bound and released: a node binds it a moment
+/// later); 0 if none could be had.
+int free_port();
+
+/// A cluster's files under `root`: a copy of the shipped configuration in
+/// `root/config` (its data files resolve next to it) with the cluster group
+/// set, one keys file with an admin token, one verifier callback secret and
+/// one cluster secret, all shared by the members, as README asks.
+struct cluster_files {
+  /// `members` as name@127.0.0.1:PORT with free ports.
+  cluster_files(const std::string& root, std::vector<std::string> names);
+
+  /// Another configuration file (`root/config/NAME`) of the same cluster,
+  /// with `edits` applied to the text (from -> to, each must be found):
+  /// another secret, member list or openssl group.
+  std::string variant(const std::string& name,
+                      std::vector<std::pair<std::string, std::string>> edits)
+    const;
+
+  std::string root;
+  std::vector<std::string> names;
+  std::vector<int> cluster_ports;
+  /// `root/config/tenured.conf`.
+  std::string config;
+  std::string admin_token;
+  std::string callback_secret;
+  std::string secret;
+  /// The members as the configuration lists them.
+  std::string members;
+};
+
 /// The tenured of this build and the shipped configuration.
 std::string tenured_bin();
 std::string default_config();

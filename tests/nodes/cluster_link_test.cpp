@@ -1,0 +1,292 @@
+// Who a cluster member trusts (issue 6): real tenured processes on loopback.
+// Members that share the secret link and forward; a node with another secret
+// or outside the member list is refused and logged, and requests for its
+// shard fail with the clear 503; TLS links work and a plain peer cannot join
+// a TLS cluster; bad cluster configuration stops the node at start.
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "actors/ownership.hpp"
+#include "tests/support/e2e_tools.hpp"
+#include "tests/support/process.hpp"
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using tenure::test::child_process;
+using tenure::test::cluster_files;
+using tenure::test::eventually;
+using tenure::test::temp_dir;
+using tenure::test::tenured_bin;
+using tenure::test::tenured_node;
+
+namespace {
+
+struct answer {
+  int status = 0;
+  json body;
+};
+
+answer call(int port, const std::string& token, const std::string& method,
+            const std::string& path, const json& body = nullptr) {
+  httplib::Client cli{"127.0.0.1", port};
+  cli.set_read_timeout(30, 0);
+  httplib::Headers h{{"Authorization", "Bearer " + token}};
+  auto res = method == "GET"
+               ? cli.Get(path, h)
+               : cli.Post(path, h, body.dump(), "application/json");
+  if (!res)
+    return {};
+  return {res->status, json::parse(res->body, nullptr, false)};
+}
+
+/// Whether member `name` is reachable as the node at `port` sees it.
+bool reachable(int port, const std::string& token, const std::string& name,
+               std::string* error = nullptr) {
+  auto r = call(port, token, "GET", "/v1/cluster");
+  if (r.status != 200 || !r.body.contains("members"))
+    return false;
+  for (auto& m : r.body["members"])
+    if (m.value("name", "") == name) {
+      if (error)
+        *error = m.value("error", "");
+      return m.value("reachable", false);
+    }
+  return false;
+}
+
+json application(const std::string& tag) {
+  auto site = "https://" + tag + ".startup.example";
+  return json{{"program", "startups"},
+              {"channel", "marketo"},
+              {"applicant",
+               {{"name", "Grace " + tag},
+                {"email", "grace-" + tag + "@startup.example"},
+                {"job_title", "CTO"},
+                {"country", "DE"}}},
+              {"organisation",
+               {{"name", "Example Startup " + tag},
+                {"country", "DE"},
+                {"website", site}}},
+              {"startup",
+               {{"company_website", site},
+                {"founded_year", 2023},
+                {"employees", 12},
+                {"funding_stage", "seed"}}},
+              {"hosting", "saas"},
+              {"seats", 5},
+              {"support", "without"},
+              {"term", "1y"}};
+}
+
+/// An Idempotency-Key whose owner among `names` is `owner` (creations with
+/// a key are answered by the key's owner).
+std::string key_owned_by(const std::vector<tenure::cluster_member>& members,
+                         const std::string& owner) {
+  auto own = tenure::ownership::make(members);
+  for (int i = 0;; ++i) {
+    auto key = "link-test-" + std::to_string(i);
+    if (own->owner_of("idem/" + key).name == owner)
+      return key;
+  }
+}
+
+std::vector<tenure::cluster_member> members_of(const cluster_files& f) {
+  std::vector<tenure::cluster_member> out;
+  for (size_t i = 0; i < f.names.size(); ++i)
+    out.push_back(
+      {f.names[i], "127.0.0.1", static_cast<uint16_t>(f.cluster_ports[i])});
+  return out;
+}
+
+} // namespace
+
+TEST(cluster_link, members_that_share_the_secret_link_and_forward) {
+  temp_dir dir;
+  cluster_files f{dir.path(), {"a", "b"}};
+  tenured_node a{dir.path() + "/a", {"--node", "a"}, f.config};
+  tenured_node b{dir.path() + "/b", {"--node", "b"}, f.config};
+  ASSERT_TRUE(a.line && b.line) << a.proc.err() << b.proc.err();
+  ASSERT_TRUE(eventually([&] {
+    return reachable(a.port, f.admin_token, "b")
+           && reachable(b.port, f.admin_token, "a");
+  }))
+    << a.proc.err() << b.proc.err();
+  // Created at b (the key's owner) through a, read back through a.
+  auto key = key_owned_by(members_of(f), "b");
+  httplib::Client cli{"127.0.0.1", a.port};
+  auto res = cli.Post(
+    "/v1/applications",
+    {{"Authorization", "Bearer " + f.admin_token}, {"Idempotency-Key", key}},
+    application("fwd").dump(), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 201) << res->body;
+  auto id = json::parse(res->body)["id"].get<std::string>();
+  auto own = tenure::ownership::make(members_of(f));
+  EXPECT_EQ(own->owner_of(id).name, "b") << "ids are minted on their owner";
+  auto got = call(a.port, f.admin_token, "GET", "/v1/applications/" + id);
+  EXPECT_EQ(got.status, 200);
+  EXPECT_EQ(got.body.value("id", ""), id);
+}
+
+TEST(cluster_link, a_member_with_another_secret_is_refused) {
+  temp_dir dir;
+  cluster_files f{dir.path(), {"a", "b"}};
+  auto other = f.variant("other.conf", {{"secret-file = \"cluster.secret\"",
+                                         "secret-file = \"other.secret\""}});
+  tenure::test::write_file(dir.path() + "/config/other.secret",
+                           tenure::test::random_hex(48));
+  tenured_node a{dir.path() + "/a", {"--node", "a"}, f.config};
+  tenured_node b{dir.path() + "/b", {"--node", "b"}, other};
+  ASSERT_TRUE(a.line && b.line) << a.proc.err() << b.proc.err();
+  // a dials b (its name sorts first); b refuses the hello and says why.
+  ASSERT_TRUE(b.proc.wait_for_output("reason=wrong cluster secret", 20s))
+    << b.proc.err();
+  std::string error;
+  EXPECT_FALSE(reachable(a.port, f.admin_token, "b", &error));
+  EXPECT_FALSE(error.empty());
+  EXPECT_FALSE(reachable(b.port, f.admin_token, "a"));
+  // b's shard is unavailable through a, at once and with the clear error.
+  auto key = key_owned_by(members_of(f), "b");
+  httplib::Client cli{"127.0.0.1", a.port};
+  auto started = std::chrono::steady_clock::now();
+  auto res = cli.Post(
+    "/v1/applications",
+    {{"Authorization", "Bearer " + f.admin_token}, {"Idempotency-Key", key}},
+    application("refused").dump(), "application/json");
+  auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 503) << res->body;
+  EXPECT_EQ(json::parse(res->body)["error"]["message"], "node b is down");
+  EXPECT_LT(took, 2s);
+}
+
+TEST(cluster_link, a_node_outside_the_member_list_is_refused) {
+  temp_dir dir;
+  cluster_files f{dir.path(), {"a", "b"}};
+  // "0x" sorts before "a", so it dials a; a's list does not name it.
+  auto port = tenure::test::free_port();
+  auto intruder = f.variant(
+    "intruder.conf", {{"members = [" + f.members + "]",
+                       "members = [\"0x@127.0.0.1:" + std::to_string(port)
+                         + "\", " + f.members + "]"}});
+  tenured_node a{dir.path() + "/a", {"--node", "a"}, f.config};
+  tenured_node x{dir.path() + "/x", {"--node", "0x"}, intruder};
+  ASSERT_TRUE(a.line && x.line) << a.proc.err() << x.proc.err();
+  ASSERT_TRUE(a.proc.wait_for_output(
+    "peer refused claimed=0x reason=not a member of this cluster", 20s))
+    << a.proc.err();
+  EXPECT_FALSE(reachable(x.port, f.admin_token, "a"));
+  // a lists only its own members.
+  auto r = call(a.port, f.admin_token, "GET", "/v1/cluster");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body["members"].size(), 2u);
+}
+
+TEST(cluster_link, tls_members_link_and_a_plain_peer_cannot_join) {
+  temp_dir dir;
+  cluster_files f{dir.path(), {"a", "b", "c"}};
+  auto d = dir.path();
+  // README's openssl commands: one CA, one certificate per member.
+  auto sh = [&](const std::string& cmd) {
+    return std::system(
+      ("cd '" + d + "' && " + cmd + " >/dev/null 2>&1").c_str());
+  };
+  ASSERT_EQ(sh("openssl req -x509 -newkey rsa:2048 -nodes -days 30 "
+               "-keyout ca.key -out ca.pem -subj '/CN=Tenure test CA'"),
+            0);
+  for (std::string n : {"a", "b"}) {
+    ASSERT_EQ(sh("openssl req -newkey rsa:2048 -nodes -keyout " + n
+                 + ".key -out " + n + ".csr -subj '/CN=" + n + "'"),
+              0);
+    ASSERT_EQ(sh("openssl x509 -req -in " + n
+                 + ".csr -CA ca.pem -CAkey ca.key "
+                   "-CAcreateserial -days 30 -out "
+                 + n + ".pem"),
+              0);
+  }
+  auto tls = [&](const std::string& n) {
+    return f.variant(
+      n + ".conf",
+      {{"certificate = \"\"", "certificate = \"" + d + "/" + n + ".pem\""},
+       {"key = \"\"", "key = \"" + d + "/" + n + ".key\""},
+       {"cafile = \"\"", "cafile = \"" + d + "/ca.pem\""}});
+  };
+  tenured_node a{d + "/a", {"--node", "a"}, tls("a")};
+  tenured_node b{d + "/b", {"--node", "b"}, tls("b")};
+  // c has the secret but no certificate: it speaks plain BASP.
+  tenured_node c{d + "/c", {"--node", "c"}, f.config};
+  ASSERT_TRUE(a.line && b.line && c.line)
+    << a.proc.err() << b.proc.err() << c.proc.err();
+  ASSERT_TRUE(eventually([&] {
+    return reachable(a.port, f.admin_token, "b")
+           && reachable(b.port, f.admin_token, "a");
+  }))
+    << a.proc.err() << b.proc.err();
+  // a and b dial c; c's plain endpoint cannot answer a TLS handshake, and c
+  // never hears a hello.
+  std::string error;
+  EXPECT_TRUE(eventually([&] {
+    return !reachable(a.port, f.admin_token, "c", &error) && !error.empty()
+           && error.find("waiting") == std::string::npos;
+  }))
+    << error;
+  EXPECT_EQ(c.proc.err().find("peer accepted"), std::string::npos)
+    << c.proc.err();
+  EXPECT_FALSE(reachable(c.port, f.admin_token, "a"));
+  // Forwarding works over TLS.
+  auto key = key_owned_by(members_of(f), "b");
+  httplib::Client cli{"127.0.0.1", a.port};
+  auto res = cli.Post(
+    "/v1/applications",
+    {{"Authorization", "Bearer " + f.admin_token}, {"Idempotency-Key", key}},
+    application("tls").dump(), "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 201) << res->body;
+}
+
+TEST(cluster_link, bad_cluster_configuration_stops_the_node_at_start) {
+  temp_dir dir;
+  cluster_files f{dir.path(), {"a", "b"}};
+  struct bad {
+    std::vector<std::string> flags;
+    std::vector<std::pair<std::string, std::string>> edits;
+    std::string says;
+  };
+  std::vector<bad> cases{
+    {{"--node", "z"}, {}, "'z' is not one of the members (a, b)"},
+    {{}, {}, "tenure.cluster.node: empty while tenure.cluster.members is set"},
+    {{"--node", "a"},
+     {{"secret-file = \"cluster.secret\"", "secret-file = \"short.secret\""}},
+     "at least 32 bytes"},
+    {{"--node", "a"},
+     {{"secret-file = \"cluster.secret\"", "secret-file = \"\""}},
+     "tenure.cluster.secret-file: required"},
+    {{"--node", "a"},
+     {{"members = [" + f.members + "]", "members = [\"a@127.0.0.1\"]"}},
+     "expected name@host:port"},
+    {{"--node", "a"},
+     {{"members = [" + f.members + "]",
+       "members = [\"a@127.0.0.1:9\", \"a@127.0.0.1:10\"]"}},
+     ".name: named twice"},
+  };
+  tenure::test::write_file(dir.path() + "/config/short.secret", "too short");
+  int i = 0;
+  for (auto& c : cases) {
+    auto conf = f.variant("bad" + std::to_string(i++) + ".conf", c.edits);
+    std::vector<std::string> argv{
+      tenured_bin(), "--config", conf,           "--data", dir.path() + "/d",
+      "--http-port", "0",        "--shell-port", "0"};
+    argv.insert(argv.end(), c.flags.begin(), c.flags.end());
+    child_process p{argv};
+    ASSERT_EQ(p.wait(30s), 1) << c.says << ": " << p.err();
+    EXPECT_NE(p.err().find(c.says), std::string::npos)
+      << "want '" << c.says << "' in: " << p.err();
+  }
+}
