@@ -7,13 +7,14 @@
 #   runtime: libcaf-dev (core, io, openssl) libmsgpack-cxx-dev librocksdb-dev
 #            libfmt-dev libssl-dev libcpp-httplib-dev nlohmann-json3-dev
 #            libedit-dev libcurl4-openssl-dev
-#   tests:   libgtest-dev libgmock-dev libyaml-cpp-dev
+#   tests:   libgtest-dev libgmock-dev libyaml-cpp-dev openssl (the command,
+#            for the TLS certificates of the cluster tests)
 #   bench:   wrk
 tenure_packages=(
   cmake g++ make ccache pkg-config
   libcaf-dev libmsgpack-cxx-dev librocksdb-dev libfmt-dev libssl-dev
   libcpp-httplib-dev nlohmann-json3-dev libedit-dev libcurl4-openssl-dev
-  libgtest-dev libgmock-dev libyaml-cpp-dev
+  libgtest-dev libgmock-dev libyaml-cpp-dev openssl
   wrk
 )
 
