@@ -25,30 +25,6 @@ namespace {
 using app_io = entity_io<application, application_event>;
 using sub_io = entity_io<subscription, subscription_event>;
 
-/// The identity of an organisation for "one active subscription per
-/// program": the lower-cased website host when given, else the lower-cased
-/// name without surrounding spaces.
-std::string organisation_key(const organisation& org) {
-  auto lower = [](std::string s) {
-    for (auto& c : s)
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-  };
-  auto host = org.website;
-  if (auto p = host.find("://"); p != std::string::npos)
-    host = host.substr(p + 3);
-  host = host.substr(0, host.find('/'));
-  if (host.rfind("www.", 0) == 0)
-    host = host.substr(4);
-  if (!host.empty())
-    return lower(host);
-  auto name = org.name;
-  auto b = name.find_first_not_of(" \t");
-  auto e = name.find_last_not_of(" \t");
-  return b == std::string::npos ? std::string{}
-                                : lower(name.substr(b, e - b + 1));
-}
-
 /// The meta row that records an organisation's active subscription.
 std::string active_subscription_key(program p, const std::string& org_key) {
   return "active_subscription/" + to_string(p) + "/" + org_key;
@@ -235,6 +211,30 @@ run(self_ptr self, const application_deps& deps, application_command cmd,
 }
 
 } // namespace
+
+/// The identity of an organisation for "one active subscription per
+/// program": the lower-cased website host when given, else the lower-cased
+/// name without surrounding spaces.
+std::string organisation_key(const organisation& org) {
+  auto lower = [](std::string s) {
+    for (auto& c : s)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  auto host = org.website;
+  if (auto p = host.find("://"); p != std::string::npos)
+    host = host.substr(p + 3);
+  host = host.substr(0, host.find('/'));
+  if (host.rfind("www.", 0) == 0)
+    host = host.substr(4);
+  if (!host.empty())
+    return lower(host);
+  auto name = org.name;
+  auto b = name.find_first_not_of(" \t");
+  auto e = name.find_last_not_of(" \t");
+  return b == std::string::npos ? std::string{}
+                                : lower(name.substr(b, e - b + 1));
+}
 
 caf::expected<const sku*> find_sku(const std::vector<sku>* skus,
                                    std::string_view id) {

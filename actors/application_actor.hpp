@@ -45,6 +45,13 @@ struct application_actor_state {
   std::optional<application> app;
 };
 
+/// The identity of an organisation for "one active subscription per
+/// program": the lower-cased website host when given, else the lower-cased
+/// name without surrounding spaces. In a cluster, an organisation's
+/// applications are answered by the owner of `org/<program>/<key>`, so that
+/// this rule is checked on one member.
+std::string organisation_key(const organisation& org);
+
 /// The catalog entry `id`, or `errc::invalid_argument` naming it.
 caf::expected<const sku*> find_sku(const std::vector<sku>* skus,
                                    std::string_view id);

@@ -1580,9 +1580,38 @@ struct api::impl {
         return std::nullopt;
       return to_owner(cl.members().pool_owner((*chosen)->program).name);
     }
-    if (c.req.method == "POST"
-        && (label == "/v1/applications" || label == "/v1/subscriptions"
-            || label == "/v1/emergency-licenses")) {
+    if (c.req.method == "POST" && label == "/v1/applications") {
+      // An organisation's applications are answered (and born) on one
+      // member, the owner of `org/<program>/<organisation key>`: "one
+      // active subscription per organisation and program" is checked
+      // there, and a retry with the same Idempotency-Key lands there too.
+      auto body = json::parse(c.req.body, nullptr, false);
+      if (!body.is_object() || !body.contains("program")
+          || !body["program"].is_string() || !body.contains("organisation")
+          || !body["organisation"].is_object())
+        return std::nullopt; // the handler says what is wrong
+      auto& o = body["organisation"];
+      organisation org;
+      org.name = o.value("name", json("")).is_string()
+                   ? o.value("name", std::string{})
+                   : std::string{};
+      org.website = o.value("website", json("")).is_string()
+                      ? o.value("website", std::string{})
+                      : std::string{};
+      return to_owner(cl.owner_of("org/" + body["program"].get<std::string>()
+                                  + "/" + organisation_key(org)));
+    }
+    if (c.req.method == "POST" && label == "/v1/emergency-licenses") {
+      // With the subscription it is for: "one license at a time" is
+      // checked there.
+      auto body = json::parse(c.req.body, nullptr, false);
+      if (!body.is_object() || !body.contains("subscription_id")
+          || !body["subscription_id"].is_string())
+        return std::nullopt;
+      return to_owner(
+        cl.owner_of(body["subscription_id"].get<std::string>()));
+    }
+    if (c.req.method == "POST" && label == "/v1/subscriptions") {
       // A new entity is born where its request is answered. With an
       // idempotency key that is the key's owner, so a retry sent to
       // another member still finds the first answer.

@@ -113,8 +113,9 @@ std::string shown(std::string_view x) {
 //              with the application. `emergency/<sub>` (the running license
 //              of a subscription) with the license it names: the license's
 //              expiry commit erases it. `audit_email/<email>/<aud>` with the
-//              audit record. `active_subscription/<program>/<org>` with the
-//              subscription it names. `idem_exp/<be64><row key>` with the
+//              audit record. `active_subscription/<program>/<org>` with
+//              `org/<program>/<org>`, where the organisation's applications
+//              are answered (see api.cpp) and so where it is checked. `idem_exp/<be64><row key>` with the
 //              idempotency row it expires (so `local` for webhook rows).
 //              `email_index_v1` and `tenure.storage.format` are the store's
 //              own markers: local. Anything else is unknown and stays.
@@ -202,9 +203,13 @@ caf::expected<row_home> meta_home(std::string_view key, std::string_view value,
     return owned(key.substr(slash + 1));
   }
   if (starts_with(key, "active_subscription/")) {
-    if (value.empty())
+    // By organisation: an organisation's applications go to the owner of
+    // `org/<program>/<org key>` (the gateway's routing), which checks this
+    // row when one of them redeems.
+    auto rest = key.substr(std::string_view{"active_subscription/"}.size());
+    if (rest.find('/') == std::string_view::npos || value.empty())
       return corrupt(cf::meta, "active subscription row names none");
-    return owned(value);
+    return owned("org/" + std::string{rest});
   }
   if (starts_with(key, "idem_exp/")) {
     if (value.empty())

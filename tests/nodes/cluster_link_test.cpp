@@ -85,15 +85,16 @@ json application(const std::string& tag) {
               {"term", "1y"}};
 }
 
-/// An Idempotency-Key whose owner among `names` is `owner` (creations with
-/// a key are answered by the key's owner).
-std::string key_owned_by(const std::vector<tenure::cluster_member>& members,
-                         const std::string& owner) {
+/// A tag whose organisation (`TAG.startup.example`) `owner` owns: an
+/// organisation's applications are answered by the owner of
+/// `org/<program>/<website host>`.
+std::string org_owned_by(const std::vector<tenure::cluster_member>& members,
+                         const std::string& owner, const std::string& tag) {
   auto own = tenure::ownership::make(members);
   for (int i = 0;; ++i) {
-    auto key = "link-test-" + std::to_string(i);
-    if (own->owner_of("idem/" + key).name == owner)
-      return key;
+    auto t = tag + std::to_string(i);
+    if (own->owner_of("org/startups/" + t + ".startup.example").name == owner)
+      return t;
   }
 }
 
@@ -118,13 +119,13 @@ TEST(cluster_link, members_that_share_the_secret_link_and_forward) {
            && reachable(b.port, f.admin_token, "a");
   }))
     << a.proc.err() << b.proc.err();
-  // Created at b (the key's owner) through a, read back through a.
-  auto key = key_owned_by(members_of(f), "b");
+  // Created at b (the organisation's owner) through a, read back through a.
+  auto tag = org_owned_by(members_of(f), "b", "fwd");
   httplib::Client cli{"127.0.0.1", a.port};
-  auto res = cli.Post(
-    "/v1/applications",
-    {{"Authorization", "Bearer " + f.admin_token}, {"Idempotency-Key", key}},
-    application("fwd").dump(), "application/json");
+  auto res = cli.Post("/v1/applications",
+                      {{"Authorization", "Bearer " + f.admin_token},
+                       {"Idempotency-Key", "link-" + tag}},
+                      application(tag).dump(), "application/json");
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 201) << res->body;
   auto id = json::parse(res->body)["id"].get<std::string>();
@@ -153,13 +154,13 @@ TEST(cluster_link, a_member_with_another_secret_is_refused) {
   EXPECT_FALSE(error.empty());
   EXPECT_FALSE(reachable(b.port, f.admin_token, "a"));
   // b's shard is unavailable through a, at once and with the clear error.
-  auto key = key_owned_by(members_of(f), "b");
+  auto tag = org_owned_by(members_of(f), "b", "refused");
   httplib::Client cli{"127.0.0.1", a.port};
   auto started = std::chrono::steady_clock::now();
-  auto res = cli.Post(
-    "/v1/applications",
-    {{"Authorization", "Bearer " + f.admin_token}, {"Idempotency-Key", key}},
-    application("refused").dump(), "application/json");
+  auto res = cli.Post("/v1/applications",
+                      {{"Authorization", "Bearer " + f.admin_token},
+                       {"Idempotency-Key", "link-" + tag}},
+                      application(tag).dump(), "application/json");
   auto took = std::chrono::steady_clock::now() - started;
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 503) << res->body;
@@ -241,12 +242,12 @@ TEST(cluster_link, tls_members_link_and_a_plain_peer_cannot_join) {
     << c.proc.err();
   EXPECT_FALSE(reachable(c.port, f.admin_token, "a"));
   // Forwarding works over TLS.
-  auto key = key_owned_by(members_of(f), "b");
+  auto tag = org_owned_by(members_of(f), "b", "tls");
   httplib::Client cli{"127.0.0.1", a.port};
-  auto res = cli.Post(
-    "/v1/applications",
-    {{"Authorization", "Bearer " + f.admin_token}, {"Idempotency-Key", key}},
-    application("tls").dump(), "application/json");
+  auto res = cli.Post("/v1/applications",
+                      {{"Authorization", "Bearer " + f.admin_token},
+                       {"Idempotency-Key", "link-" + tag}},
+                      application(tag).dump(), "application/json");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 201) << res->body;
 }
