@@ -110,12 +110,17 @@ caf::expected<cluster_member> parse_member(std::string_view text) {
   };
   auto at = text.find('@');
   auto colon = text.rfind(':');
-  if (at == std::string_view::npos || colon == std::string_view::npos
-      || colon < at)
-    return bad("expected name@host:port");
+  if (at == std::string_view::npos || at == 0)
+    return bad("no name before '@'; expected name@host:port");
+  if (colon == std::string_view::npos || colon < at)
+    return bad("no ':port'; expected name@host:port");
   cluster_member m;
   m.name = std::string{text.substr(0, at)};
-  m.host = std::string{text.substr(at + 1, colon - at - 1)};
+  // An IPv6 address comes in brackets: a@[::1]:9101.
+  auto host = text.substr(at + 1, colon - at - 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  m.host = std::string{host};
   auto port = text.substr(colon + 1);
   uint32_t value = 0;
   if (port.empty() || port.size() > 5)

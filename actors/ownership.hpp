@@ -29,7 +29,8 @@ struct cluster_member {
 };
 
 /// Parses "name@host:port" (the configuration's and the shell's spelling of
-/// a member); the checks of `ownership::make` come later. Errors are
+/// a member; an IPv6 host in brackets, `a@[::1]:9101`); the checks of
+/// `ownership::make` come later. Errors are
 /// `errc::config_invalid` quoting the text.
 caf::expected<cluster_member> parse_member(std::string_view text);
 

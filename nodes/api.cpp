@@ -1660,9 +1660,28 @@ struct api::impl {
     return first;
   }
 
+  /// Each member's answer to `part` (marked `local_only`: every member
+  /// answers for itself), the peers' over CAF while this node runs `local`
+  /// for its own: this node's result, the peers' names and their answers.
+  template <class Local>
+  auto everywhere(api_request part, Local local)
+    -> std::tuple<decltype(local()), std::vector<std::string>,
+                  std::vector<api_response>> {
+    auto& cl = *deps.cluster;
+    part.local_only = true;
+    std::vector<std::string> peers;
+    for (auto& m : cl.members().members())
+      if (m.name != cl.self())
+        peers.push_back(m.name);
+    auto remote = std::async(std::launch::async,
+                             [&] { return cl.forward_all(peers, part); });
+    auto mine = local();
+    auto theirs = remote.get();
+    return {std::move(mine), std::move(peers), std::move(theirs)};
+  }
+
   /// Every member's part of a listing, merged in the listing's order.
   api_response fan_out(call& c, const std::string& label) {
-    auto& cl = *deps.cluster;
     bool cases = label == "/v1/compliance-cases";
     api_request part = c.req;
     part.local_only = true;
@@ -1671,16 +1690,10 @@ struct api::impl {
       part.query.erase("cursor");
       part.query.erase("limit");
     }
-    std::vector<std::string> peers;
-    for (auto& m : cl.members().members())
-      if (m.name != cl.self())
-        peers.push_back(m.name);
-    // The peers answer while this node reads its own part.
-    auto remote = std::async(std::launch::async,
-                             [&] { return cl.forward_all(peers, part); });
-    std::string ignored;
-    auto mine = dispatch(part, ignored);
-    auto theirs = remote.get();
+    auto [mine, peers, theirs] = everywhere(part, [&] {
+      std::string ignored;
+      return dispatch(part, ignored);
+    });
     if (mine.status != 200)
       return mine; // a bad filter or cursor: every member says the same
     std::vector<json> parts;
@@ -1859,16 +1872,8 @@ struct api::impl {
                                      {"members", json::array({me})}});
     }
     auto& cl = *deps.cluster;
-    api_request part = c.req;
-    part.local_only = true;
-    std::vector<std::string> peers;
-    for (auto& m : cl.members().members())
-      if (m.name != cl.self())
-        peers.push_back(m.name);
-    auto remote = std::async(std::launch::async,
-                             [&] { return cl.forward_all(peers, part); });
-    auto mine = local_counts();
-    auto theirs = remote.get();
+    auto [mine, peers, theirs]
+      = everywhere(c.req, [&] { return local_counts(); });
     auto members = json::array();
     size_t k = 0;
     for (auto& st : cl.status()) {
@@ -1968,17 +1973,7 @@ struct api::impl {
         return error_response(out.error());
       return json_response(200, *out);
     }
-    auto& cl = *deps.cluster;
-    api_request part = c.req;
-    part.local_only = true;
-    std::vector<std::string> peers;
-    for (auto& mb : cl.members().members())
-      if (mb.name != cl.self())
-        peers.push_back(mb.name);
-    auto remote = std::async(std::launch::async,
-                             [&] { return cl.forward_all(peers, part); });
-    auto mine = local();
-    auto theirs = remote.get();
+    auto [mine, peers, theirs] = everywhere(c.req, local);
     if (!mine)
       return error_response(mine.error());
     json out{{"moves", (*mine)["moves"]},

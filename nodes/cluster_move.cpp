@@ -314,31 +314,10 @@ caf::expected<ownership> parse_members(std::string_view list) {
                                     "name@host:port",
                                     index + 1, shown(item), why));
     };
-    auto at = item.find('@');
-    auto colon = item.rfind(':');
-    if (at == std::string_view::npos || at == 0)
-      return bad("no name before '@'");
-    if (colon == std::string_view::npos || colon < at)
-      return bad("no ':port'");
-    cluster_member m;
-    m.name.assign(item.substr(0, at));
-    auto host = item.substr(at + 1, colon - at - 1);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-      host = host.substr(1, host.size() - 2);
-    m.host.assign(host);
-    auto port = item.substr(colon + 1);
-    uint32_t p = 0;
-    if (port.empty() || port.size() > 5)
-      return bad("port must be 1..65535");
-    for (char c : port) {
-      if (c < '0' || c > '9')
-        return bad("port must be 1..65535");
-      p = p * 10 + static_cast<uint32_t>(c - '0');
-    }
-    if (p == 0 || p > 65535)
-      return bad("port must be 1..65535");
-    m.port = static_cast<uint16_t>(p);
-    members.push_back(std::move(m));
+    auto m = tenure::parse_member(item);
+    if (!m)
+      return bad(error_message(m.error()));
+    members.push_back(std::move(*m));
     ++index;
     if (comma == std::string_view::npos)
       break;

@@ -31,6 +31,7 @@
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 using tenure::test::child_process;
+using tenure::test::free_port;
 using tenure::test::parse_iso_ms;
 using tenure::test::read_file;
 using tenure::test::temp_dir;
@@ -46,24 +47,6 @@ std::string random_suffix() {
   for (int i = 0; i < 8; ++i)
     out += "0123456789abcdef"[rd() % 16];
   return out;
-}
-
-/// A loopback port nothing listens on: bound, then closed again.
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0)
-    return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0
-      && ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-    port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
 }
 
 std::string tenure_bin() {
