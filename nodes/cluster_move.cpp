@@ -1,6 +1,7 @@
 #include "nodes/cluster_move.hpp"
 
 #include <algorithm>
+#include <utility>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -17,9 +18,6 @@
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
-#include <rocksdb/db.h>
-#include <rocksdb/options.h>
-#include <rocksdb/write_batch.h>
 
 #include "actors/lifecycle.hpp"
 #include "messages/codec.hpp"
@@ -115,10 +113,11 @@ std::string shown(std::string_view x) {
 //              expiry commit erases it. `audit_email/<email>/<aud>` with the
 //              audit record. `active_subscription/<program>/<org>` with
 //              `org/<program>/<org>`, where the organisation's applications
-//              are answered (see api.cpp) and so where it is checked. `idem_exp/<be64><row key>` with the
-//              idempotency row it expires (so `local` for webhook rows).
-//              `email_index_v1` and `tenure.storage.format` are the store's
-//              own markers: local. Anything else is unknown and stays.
+//              are answered (see api.cpp) and so where it is checked.
+//              `idem_exp/<be64><row key>` with the idempotency row it expires
+//              (so `local` for webhook rows). `email_index_v1` and
+//              `tenure.storage.format` are the store's own markers: local.
+//              Anything else is unknown and stays.
 
 constexpr std::string_view case_prefix = case_id::prefix;
 
@@ -1133,76 +1132,27 @@ caf::expected<moved_rows> collect_moved(const storage::store& st,
 
 namespace {
 
-caf::error rocks_error(std::string_view what, const rocksdb::Status& s) {
-  return make_error(errc::storage_failure,
-                    fmt::format("{}: {}", what, s.ToString()));
-}
-
-/// Deletes `groups` from the closed RocksDB database at `path`: one synced
-/// write per chunk of whole groups.
-caf::error erase_raw(const std::string& path,
-                     const std::vector<moved_rows::group>& groups) {
-  rocksdb::DBOptions db_opts;
-  std::vector<std::string> names;
-  auto s = rocksdb::DB::ListColumnFamilies(db_opts, path, &names);
-  if (!s.ok())
-    return rocks_error("list column families of " + path, s);
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (auto& name : names)
-    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions{});
-  rocksdb::DB* raw = nullptr;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  s = rocksdb::DB::Open(db_opts, path, descriptors, &handles, &raw);
-  if (!s.ok())
-    return rocks_error("open " + path, s);
-  std::unique_ptr<rocksdb::DB> db{raw};
-  std::array<rocksdb::ColumnFamilyHandle*, storage::cf_count> by_cf{};
-  for (size_t i = 0; i < names.size(); ++i)
-    if (auto x = storage::cf_from_string(names[i]))
-      by_cf[static_cast<size_t>(*x)] = handles[i];
-  caf::error result;
-  auto release = [&] {
-    for (auto* h : handles)
-      db->DestroyColumnFamilyHandle(h);
-    auto cs = db->Close();
-    if (!cs.ok() && !result)
-      result = rocks_error("close " + path, cs);
-  };
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  rocksdb::WriteBatch wb;
+/// Deletes `groups` from `st`: one synced commit per chunk of whole groups,
+/// so an interrupted prune leaves whole entities and is finished by running
+/// it again.
+caf::error erase_groups(storage::store& st,
+                        const std::vector<moved_rows::group>& groups) {
+  storage::batch b;
   size_t pending = 0;
   for (auto& g : groups) {
     for (auto& [family, key] : g.rows) {
-      auto* h = by_cf[static_cast<size_t>(family)];
-      if (!h) {
-        result = make_error(errc::corrupt_data,
-                            fmt::format("{} has no column family {}", path,
-                                        storage::to_string(family)));
-        release();
-        return result;
-      }
-      wb.Delete(h, rocksdb::Slice{key.data(), key.size()});
+      b.erase_raw(family, key);
       ++pending;
     }
     if (pending >= 4096) {
-      s = db->Write(wo, &wb);
-      if (!s.ok()) {
-        result = rocks_error("delete rows in " + path, s);
-        release();
-        return result;
-      }
-      wb.Clear();
+      if (auto err = st.commit_sync(std::exchange(b, storage::batch{})))
+        return err;
       pending = 0;
     }
   }
-  if (pending > 0) {
-    s = db->Write(wo, &wb);
-    if (!s.ok())
-      result = rocks_error("delete rows in " + path, s);
-  }
-  release();
-  return result;
+  if (pending > 0)
+    return st.commit_sync(std::move(b));
+  return caf::none;
 }
 
 } // namespace
@@ -1219,14 +1169,11 @@ caf::expected<prune_report> prune_moved(const std::string& db_path,
   if (!st)
     return std::move(st.error());
   auto moved = collect_moved(**st, next, self);
-  (*st)->close();
-  st->reset();
   if (!moved)
     return std::move(moved.error());
-  if (moved->groups.empty())
-    return moved->counts;
-  if (auto err = erase_raw(db_path, moved->groups))
+  if (auto err = erase_groups(**st, moved->groups))
     return err;
+  (*st)->close(); // waits for the commits
   return moved->counts;
 }
 

@@ -280,9 +280,9 @@ caf::expected<moved_rows> collect_moved(const storage::store& st,
 /// finished by running it again.
 ///
 /// Opens the store itself and fails with `errc::storage_failure` when it is
-/// locked (the node is running). The store's interface has no deletion of
-/// snapshots and events (entities are never deleted while a node runs), so
-/// the deletion writes to RocksDB directly, with the store closed.
+/// locked (the node is running). Deletes with `batch::erase_raw`, the one
+/// deletion of snapshots, events and timer rows, which a running node never
+/// uses.
 caf::expected<prune_report> prune_moved(const std::string& db_path,
                                         const ownership& next,
                                         std::string_view self);

@@ -90,6 +90,12 @@ void batch::insert(cf family, std::string_view key, std::string_view value) {
                0});
 }
 
+void batch::erase_raw(cf family, std::string_view key) {
+  if (!require(!key.empty(), "erase_raw", "key is empty"))
+    return;
+  add(batch_op{batch_op::kind::erase, family, std::string{key}, {}, {}, {}, 0});
+}
+
 void batch::erase(cf family, std::string_view key) {
   if (!require(is_generic(family), "erase",
                "column family takes no generic writes")

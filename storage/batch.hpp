@@ -108,6 +108,12 @@ public:
   /// Removes a row of outbox, coupons, audit, idempotency or meta.
   void erase(cf family, std::string_view key);
 
+  /// Removes a row of any family, snapshots, events, timers and the timer
+  /// index included, without keeping their invariants: for offline
+  /// maintenance that deletes whole entities, every row of them (tenure-move
+  /// prune). A running node never uses it.
+  void erase_raw(cf family, std::string_view key);
+
   // -- properties -------------------------------------------------------------
 
   /// Whether no operation was added.
