@@ -435,3 +435,39 @@ TEST(application_rules, the_first_commit_indexes_the_applicants_email) {
   EXPECT_TRUE(has(fx));
   EXPECT_FALSE(has(application_effects(after, after, {}, t0, pol)));
 }
+
+// Stage 2 is durable: a verified new member holds a `book_code` timer until
+// its code is recorded, so a crash after the verification or a coupon pool
+// on a cluster member that is down only delays the booking.
+TEST(application_rules, a_verified_application_holds_a_book_code_timer) {
+  lifecycle_policy pol;
+  auto verifying = submitted(edu_draft());
+  auto awaiting = verifying;
+  awaiting.state = application_state::awaiting_code;
+  awaiting.kind = application_kind::new_member;
+  auto fx = application_effects(verifying, awaiting, {}, t0, pol);
+  auto* t = fx.armed(kinds::book_code);
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->owner, owners::verification);
+  EXPECT_EQ(t->due, t0);
+  EXPECT_EQ(t->entity, awaiting.id.str());
+  // Booked: the timer goes with the code's commit.
+  auto booked = awaiting;
+  booked.state = application_state::booked;
+  auto done = application_effects(awaiting, booked, {}, t0, pol);
+  EXPECT_EQ(done.armed(kinds::book_code), nullptr);
+  EXPECT_NE(std::find(done.cancel.begin(), done.cancel.end(),
+                      std::make_pair(awaiting.id.str(),
+                                     std::string{kinds::book_code})),
+            done.cancel.end());
+  // Still waiting (the pool was empty): nothing armed again.
+  EXPECT_EQ(application_effects(awaiting, awaiting, {}, t0, pol)
+              .armed(kinds::book_code),
+            nullptr);
+  // A renewal in awaiting_code takes no code from a pool.
+  auto renewal = awaiting;
+  renewal.kind = application_kind::renewal;
+  EXPECT_EQ(application_effects(verifying, renewal, {}, t0, pol)
+              .armed(kinds::book_code),
+            nullptr);
+}
