@@ -2244,6 +2244,28 @@ struct api::impl {
       line("# TYPE tenure_entities_active gauge");
       line("tenure_entities_active {}", reg.value("active", uint64_t{0}));
     }
+    if (deps.cluster) {
+      auto members = deps.cluster->status();
+      line("# HELP tenure_cluster_peer_up Whether this node's link to a "
+           "member is up (1) or down (0).");
+      line("# TYPE tenure_cluster_peer_up gauge");
+      for (auto& m : members)
+        if (!m.self)
+          line("tenure_cluster_peer_up{{node=\"{}\"}} {}", m.member.name,
+               m.up ? 1 : 0);
+      line("# HELP tenure_cluster_forwarded_total Requests forwarded to a "
+           "member, by outcome.");
+      line("# TYPE tenure_cluster_forwarded_total counter");
+      for (auto& m : members)
+        if (!m.self)
+          for (auto [outcome, n] :
+               {std::pair{"answered", m.answered},
+                std::pair{"unavailable", m.unavailable},
+                std::pair{"timeout", m.timeouts}})
+            line("tenure_cluster_forwarded_total{{node=\"{}\",outcome=\"{}\"}} "
+                 "{}",
+                 m.member.name, outcome, n);
+    }
     return out;
   }
 };

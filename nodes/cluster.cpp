@@ -158,7 +158,24 @@ struct cluster::impl {
     caf::actor endpoint;
     std::string token; // ours, issued by the peer
     std::string error = "not connected yet";
+    uint64_t answered = 0;
+    uint64_t unavailable = 0;
+    uint64_t timeouts = 0;
   };
+
+  /// Counts one forwarded request's outcome for peer `name`.
+  void count(const std::string& name, int status) {
+    std::lock_guard<std::mutex> guard{mtx};
+    for (auto& p : peers)
+      if (p.member.name == name) {
+        if (status == 503)
+          ++p.unavailable;
+        else if (status == 504)
+          ++p.timeouts;
+        else
+          ++p.answered;
+      }
+  }
 
   struct link {
     caf::actor endpoint;
@@ -713,6 +730,8 @@ cluster::forward_all(const std::vector<std::string>& names,
     if (!done[k])
       out[k] = error_json(504, "timeout",
                           "node " + names[k] + " did not answer in time");
+  for (size_t k = 0; k < names.size(); ++k)
+    d.count(names[k], out[k].status);
   return out;
 }
 
@@ -720,7 +739,8 @@ std::vector<peer_status> cluster::status() const {
   std::vector<peer_status> out;
   std::lock_guard<std::mutex> guard{d_->mtx};
   for (auto& p : d_->peers)
-    out.push_back(peer_status{p.member, p.self, p.up, p.error});
+    out.push_back(peer_status{p.member, p.self, p.up, p.error, p.answered,
+                              p.unavailable, p.timeouts});
   return out;
 }
 

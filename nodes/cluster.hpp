@@ -65,6 +65,11 @@ struct peer_status {
   bool up = false;
   /// Why the last connection attempt failed, or why the link dropped.
   std::string error;
+  /// Requests forwarded to it that it answered, that failed because it was
+  /// down (or went down), and that it did not answer in time.
+  uint64_t answered = 0;
+  uint64_t unavailable = 0;
+  uint64_t timeouts = 0;
 };
 
 class cluster {

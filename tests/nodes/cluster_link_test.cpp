@@ -98,6 +98,14 @@ std::string org_owned_by(const std::vector<tenure::cluster_member>& members,
   }
 }
 
+/// The value of one series in a Prometheus text body; -1 when absent.
+double metric(const std::string& body, const std::string& series) {
+  auto pos = body.find("\n" + series + " ");
+  if (pos == std::string::npos)
+    return -1;
+  return std::stod(body.substr(pos + series.size() + 2));
+}
+
 std::vector<tenure::cluster_member> members_of(const cluster_files& f) {
   std::vector<tenure::cluster_member> out;
   for (size_t i = 0; i < f.names.size(); ++i)
@@ -134,6 +142,17 @@ TEST(cluster_link, members_that_share_the_secret_link_and_forward) {
   auto got = call(a.port, f.admin_token, "GET", "/v1/applications/" + id);
   EXPECT_EQ(got.status, 200);
   EXPECT_EQ(got.body.value("id", ""), id);
+  // Operators alert on the link and see what was forwarded.
+  auto metrics = httplib::Client{"127.0.0.1", a.port}.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("tenure_cluster_peer_up{node=\"b\"} 1"),
+            std::string::npos)
+    << metrics->body;
+  // (GET /v1/cluster asks b too.)
+  EXPECT_GE(metric(metrics->body, "tenure_cluster_forwarded_total{node=\"b\","
+                                  "outcome=\"answered\"}"),
+            2)
+    << metrics->body;
 }
 
 TEST(cluster_link, a_member_with_another_secret_is_refused) {
@@ -166,6 +185,17 @@ TEST(cluster_link, a_member_with_another_secret_is_refused) {
   EXPECT_EQ(res->status, 503) << res->body;
   EXPECT_EQ(json::parse(res->body)["error"]["message"], "node b is down");
   EXPECT_LT(took, 2s);
+  auto metrics = httplib::Client{"127.0.0.1", a.port}.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("tenure_cluster_peer_up{node=\"b\"} 0"),
+            std::string::npos);
+  EXPECT_GE(metric(metrics->body, "tenure_cluster_forwarded_total{node=\"b\","
+                                  "outcome=\"unavailable\"}"),
+            1)
+    << metrics->body;
+  EXPECT_EQ(metric(metrics->body, "tenure_cluster_forwarded_total{node=\"b\","
+                                  "outcome=\"answered\"}"),
+            0);
 }
 
 TEST(cluster_link, a_node_outside_the_member_list_is_refused) {
