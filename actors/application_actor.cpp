@@ -191,7 +191,7 @@ run(self_ptr self, const application_deps& deps, application_command cmd,
       if (provisioned) {
         auto pool = deps.pools[static_cast<size_t>(st.app->program) % 3];
         if (pool)
-          caf::anon_send(pool, redeemed_atom::value, coupon_row->code);
+          caf::anon_send(pool, redeemed_atom::value, *coupon_row);
         lg.info("redeemed id={} subscription={} sku={}", st.id,
                 provisioned->id.str(), provisioned->sku);
         rp.deliver(std::move(*provisioned));

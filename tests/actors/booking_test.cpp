@@ -574,3 +574,40 @@ TEST(booking, a_withdrawn_application_gives_back_a_code_it_never_received) {
   auto next = n.booked_application(2);
   EXPECT_EQ(next.coupon_code, "EDU-LOST-1");
 }
+
+TEST(booking, a_pool_records_a_redemption_committed_on_another_member) {
+  // In a cluster the redemption's commit lands in the application's store;
+  // the pool's member hears of it and brings its own row up to date, so its
+  // stock is right after a restart too.
+  storage::memory_store st;
+  {
+    cluster c{st};
+    c.import(csv(0, 1));
+    auto a = c.booked_application(1);
+    ASSERT_EQ(c.stock().reserved, 1u);
+    coupon row;
+    row.code = a.coupon_code;
+    row.program = program::edu;
+    row.state = coupon_state::redeemed;
+    row.application = a.id;
+    row.redeemed_at = t0;
+    c.self->send(c.pool, redeemed_atom::value, row);
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    auto stored_state = [&] {
+      auto got = st.get(storage::cf::coupons,
+                        storage::coupon_key("edu", row.code));
+      if (!got || !*got)
+        return coupon_state::available;
+      auto x = decode<coupon>(**got);
+      return x ? x->state : coupon_state::available;
+    };
+    while (stored_state() != coupon_state::redeemed
+           && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
+    EXPECT_EQ(stored_state(), coupon_state::redeemed);
+    EXPECT_EQ(c.stock().redeemed, 1u);
+  }
+  cluster again{st};
+  EXPECT_EQ(again.stock().redeemed, 1u);
+  EXPECT_EQ(again.stock().reserved, 0u);
+}
