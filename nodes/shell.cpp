@@ -488,10 +488,10 @@ bool cluster_plan(const args& a, plan& p, std::string& err) {
   size_t start = 0;
   while (start <= text.size()) {
     auto comma = text.find(',', start);
-    auto part = text.substr(start, comma == std::string::npos
-                                     ? std::string::npos
-                                     : comma - start);
-    if (part.find('@') == std::string::npos || part.find(':') == std::string::npos) {
+    auto part = text.substr(
+      start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (part.find('@') == std::string::npos
+        || part.find(':') == std::string::npos) {
       err = "MEMBERS: a comma-separated list of name@host:port, not '"
             + part.substr(0, 60) + "'";
       return false;
@@ -1175,8 +1175,12 @@ std::string plan_text(const ojson& body) {
   if (body.contains("total"))
     out += "total: " + cell(body["total"]) + "\n";
   if (body.contains("unavailable") && body["unavailable"].is_array()
-      && !body["unavailable"].empty())
-    out += "not counted (down): " + inline_object(body["unavailable"]) + "\n";
+      && !body["unavailable"].empty()) {
+    std::string names;
+    for (auto& n : body["unavailable"])
+      names += (names.empty() ? "" : ", ") + cell(n);
+    out += "not counted (down): " + names + "\n";
+  }
   return out;
 }
 

@@ -898,6 +898,16 @@ TEST(shell_output, cluster_status_is_a_table_with_down_members) {
   EXPECT_NE(out.find("127.0.0.1:9102"), std::string::npos) << out;
 }
 
+TEST(shell_output, cluster_plan_lists_moves_and_members_not_counted) {
+  auto out = shell::format_human(
+    "cluster plan",
+    R"({"moves":[{"from":"a","to":"d","count":12,"entities":[]}],)"
+    R"("total":12,"staying":30,"unavailable":["b","c"]})");
+  EXPECT_NE(out.find("a     d   12"), std::string::npos) << out;
+  EXPECT_NE(out.find("total: 12"), std::string::npos) << out;
+  EXPECT_NE(out.find("not counted (down): b, c"), std::string::npos) << out;
+}
+
 TEST(shell_help, completion_offers_commands_sub_commands_and_options) {
   using v = std::vector<std::string>;
   auto first = shell::complete({}, "");
