@@ -59,6 +59,10 @@ using self_ptr = caf::stateful_actor<application_actor_state>*;
 
 const log::logger lg{"application"};
 
+/// How long an application waits for its pool's answer; after it, the
+/// `book_code` timer asks again (with the supervisor's backoff).
+constexpr auto book_timeout = std::chrono::seconds(10);
+
 /// Decides and, when there is something to record, commits; the reply
 /// follows the commit. `rp` is empty on first try (a promise is made).
 const lifecycle_policy default_policy{};
@@ -296,10 +300,14 @@ caf::behavior application_actor(self_ptr self, std::string id,
         return make_error(errc::unavailable,
                           "no coupon pool for " + to_string(st.app->program));
       auto rp = self->make_response_promise();
-      // await: nothing else runs until the pool answers, so the code is
-      // recorded on the state it was asked for.
-      self->request(pool, std::chrono::seconds(30), book_code{st.app->id})
-        .await(
+      // then, not await: the pool may live on another member, and a member
+      // that dies with the question in flight never answers; the
+      // application keeps answering meanwhile. The answer is recorded on
+      // whatever state the application has by then (decide refuses a code
+      // for an application that was withdrawn meanwhile; the withdrawal gave
+      // the code back).
+      self->request(pool, book_timeout, book_code{st.app->id})
+        .then(
           [=](std::string& code) mutable {
             run(self, deps, assign_code{std::move(code)}, rp);
           },
@@ -357,8 +365,8 @@ caf::behavior application_actor(self_ptr self, std::string id,
         // As `book_code`, with the timer's removal in the same commit; any
         // other failure (the pool's member is down) leaves the timer to
         // fire again.
-        self->request(pool, std::chrono::seconds(30), book_code{st.app->id})
-          .await(
+        self->request(pool, book_timeout, book_code{st.app->id})
+          .then(
             [=](std::string& code) mutable {
               run(self, deps, assign_code{std::move(code)}, rp, false, {}, t);
             },

@@ -144,6 +144,12 @@ std::string node_down_message(const std::string& name) {
   return "node " + name + " is down";
 }
 
+std::string node_lost_message(const std::string& name) {
+  return "node " + name
+         + " went down before it answered; the request may have been "
+           "applied: retry with the same Idempotency-Key";
+}
+
 // -- shared state -------------------------------------------------------------
 
 struct cluster::impl {
@@ -701,8 +707,10 @@ cluster::forward_all(const std::vector<std::string>& names,
       [&](caf::down_msg& dm) {
         for (size_t k = 0; k < names.size(); ++k)
           if (!done[k] && eps[k] && dm.source == eps[k].address()) {
+            // The request may have been applied before the connection
+            // dropped: say so, unlike a refusal before sending.
             out[k]
-              = error_json(503, "unavailable", node_down_message(names[k]));
+              = error_json(503, "unavailable", node_lost_message(names[k]));
             done[k] = true;
             --pending;
           }

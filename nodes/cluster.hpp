@@ -106,8 +106,9 @@ public:
                                 std::array<caf::actor, 3> pools);
 
   /// Sends `req` to member `name` and returns its answer: 503
-  /// `unavailable: node NAME is down` at once when the link is down or when
-  /// it drops before the answer; 504 after the request timeout.
+  /// `unavailable: node NAME is down` at once when the link is down (nothing
+  /// sent), 503 with `node_lost_message` when it drops before the answer
+  /// (the request may have been applied); 504 after the request timeout.
   api_response forward(const std::string& name, const api_request& req);
 
   /// `forward` to each of `names` at the same time; answers in that order.
@@ -130,7 +131,11 @@ private:
   std::unique_ptr<impl> d_;
 };
 
-/// The text of the 503 for a member that is down.
+/// The text of the 503 for a member that is down (nothing was sent to it).
 std::string node_down_message(const std::string& name);
+
+/// The text of the 503 for a member whose connection dropped while a
+/// request was in flight to it (it may have applied the request).
+std::string node_lost_message(const std::string& name);
 
 } // namespace tenure

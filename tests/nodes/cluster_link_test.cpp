@@ -119,8 +119,8 @@ std::vector<tenure::cluster_member> members_of(const cluster_files& f) {
 TEST(cluster_link, members_that_share_the_secret_link_and_forward) {
   temp_dir dir;
   cluster_files f{dir.path(), {"a", "b"}};
-  tenured_node a{dir.path() + "/a", {"--node", "a"}, f.config};
-  tenured_node b{dir.path() + "/b", {"--node", "b"}, f.config};
+  tenured_node a{dir.path() + "/a", f.node_flags(0), f.config};
+  tenured_node b{dir.path() + "/b", f.node_flags(1), f.config};
   ASSERT_TRUE(a.line && b.line) << a.proc.err() << b.proc.err();
   ASSERT_TRUE(eventually([&] {
     return reachable(a.port, f.admin_token, "b")
@@ -162,8 +162,8 @@ TEST(cluster_link, a_member_with_another_secret_is_refused) {
                                          "secret-file = \"other.secret\""}});
   tenure::test::write_file(dir.path() + "/config/other.secret",
                            tenure::test::random_hex(48));
-  tenured_node a{dir.path() + "/a", {"--node", "a"}, f.config};
-  tenured_node b{dir.path() + "/b", {"--node", "b"}, other};
+  tenured_node a{dir.path() + "/a", f.node_flags(0), f.config};
+  tenured_node b{dir.path() + "/b", f.node_flags(1), other};
   ASSERT_TRUE(a.line && b.line) << a.proc.err() << b.proc.err();
   // a dials b (its name sorts first); b refuses the hello and says why.
   ASSERT_TRUE(b.proc.wait_for_output("reason=wrong cluster secret", 20s))
@@ -207,7 +207,7 @@ TEST(cluster_link, a_node_outside_the_member_list_is_refused) {
     "intruder.conf", {{"members = [" + f.members + "]",
                        "members = [\"0x@127.0.0.1:" + std::to_string(port)
                          + "\", " + f.members + "]"}});
-  tenured_node a{dir.path() + "/a", {"--node", "a"}, f.config};
+  tenured_node a{dir.path() + "/a", f.node_flags(0), f.config};
   tenured_node x{dir.path() + "/x", {"--node", "0x"}, intruder};
   ASSERT_TRUE(a.line && x.line) << a.proc.err() << x.proc.err();
   ASSERT_TRUE(a.proc.wait_for_output(
@@ -249,10 +249,10 @@ TEST(cluster_link, tls_members_link_and_a_plain_peer_cannot_join) {
        {"key = \"\"", "key = \"" + d + "/" + n + ".key\""},
        {"cafile = \"\"", "cafile = \"" + d + "/ca.pem\""}});
   };
-  tenured_node a{d + "/a", {"--node", "a"}, tls("a")};
-  tenured_node b{d + "/b", {"--node", "b"}, tls("b")};
+  tenured_node a{d + "/a", f.node_flags(0), tls("a")};
+  tenured_node b{d + "/b", f.node_flags(1), tls("b")};
   // c has the secret but no certificate: it speaks plain BASP.
-  tenured_node c{d + "/c", {"--node", "c"}, f.config};
+  tenured_node c{d + "/c", f.node_flags(2), f.config};
   ASSERT_TRUE(a.line && b.line && c.line)
     << a.proc.err() << b.proc.err() << c.proc.err();
   ASSERT_TRUE(eventually([&] {

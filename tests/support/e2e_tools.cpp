@@ -15,6 +15,7 @@
 #include <fstream>
 #include <iterator>
 #include <regex>
+#include <set>
 #include <vector>
 
 #include <openssl/evp.h>
@@ -141,7 +142,8 @@ std::string replaced(std::string text, const std::string& from,
 
 cluster_files::cluster_files(const std::string& dir,
                              std::vector<std::string> member_names)
-  : root(dir), names(std::move(member_names)) {
+  : root(dir)
+  , names(std::move(member_names)) {
   std::filesystem::copy(source_dir() + "/config", root + "/config",
                         std::filesystem::copy_options::recursive);
   admin_token = random_hex(32);
@@ -152,21 +154,39 @@ cluster_files::cluster_files(const std::string& dir,
   write_private(root + "/cb.secret", callback_secret + "\n");
   secret = random_hex(48);
   write_private(root + "/config/cluster.secret", secret + "\n");
+  std::set<int> taken;
+  auto fresh = [&] {
+    for (;;) {
+      auto p = free_port();
+      if (p == 0 || taken.insert(p).second)
+        return p;
+    }
+  };
+  for (size_t i = 0; i < names.size(); ++i) {
+    http_ports.push_back(fresh());
+    shell_ports.push_back(fresh());
+  }
   for (auto& n : names) {
-    cluster_ports.push_back(free_port());
+    cluster_ports.push_back(fresh());
     members += std::string(members.empty() ? "" : ", ") + "\"" + n
                + "@127.0.0.1:" + std::to_string(cluster_ports.back()) + "\"";
   }
   config = root + "/config/tenured.conf";
   auto text = read_file(config);
   text = replaced(text, "members = []", "members = [" + members + "]");
-  text = replaced(text, "secret-file = \"\"",
-                  "secret-file = \"cluster.secret\"");
+  text
+    = replaced(text, "secret-file = \"\"", "secret-file = \"cluster.secret\"");
   text = replaced(text, "keys-file = \"\"",
                   "keys-file = \"" + root + "/keys.json\"");
   text = replaced(text, "callback-secret-file = \"\"",
                   "callback-secret-file = \"" + root + "/cb.secret\"");
   write_file(config, text);
+}
+
+std::vector<std::string> cluster_files::node_flags(size_t i) const {
+  return {"--node",       names.at(i),
+          "--http-port",  std::to_string(http_ports.at(i)),
+          "--shell-port", std::to_string(shell_ports.at(i))};
 }
 
 std::string cluster_files::variant(

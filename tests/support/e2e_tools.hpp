@@ -59,13 +59,20 @@ struct cluster_files {
   /// Another configuration file (`root/config/NAME`) of the same cluster,
   /// with `edits` applied to the text (from -> to, each must be found):
   /// another secret, member list or openssl group.
-  std::string variant(const std::string& name,
-                      std::vector<std::pair<std::string, std::string>> edits)
-    const;
+  std::string
+  variant(const std::string& name,
+          std::vector<std::pair<std::string, std::string>> edits) const;
+
+  /// `--node NAME --http-port P --shell-port Q` of member `i`, with ports
+  /// picked up front with the cluster ports: a node started with port 0
+  /// could otherwise be given another member's cluster port.
+  std::vector<std::string> node_flags(size_t i) const;
 
   std::string root;
   std::vector<std::string> names;
   std::vector<int> cluster_ports;
+  std::vector<int> http_ports;
+  std::vector<int> shell_ports;
   /// `root/config/tenured.conf`.
   std::string config;
   std::string admin_token;
