@@ -59,9 +59,13 @@ using self_ptr = caf::stateful_actor<application_actor_state>*;
 
 const log::logger lg{"application"};
 
-/// How long an application waits for its pool's answer; after it, the
-/// `book_code` timer asks again (with the supervisor's backoff).
-constexpr auto book_timeout = std::chrono::seconds(10);
+/// How long an application waits for its pool's answer, taking nothing
+/// else meanwhile. The pool may live on another member, and a member that
+/// dies with the question in flight never answers: short, so that the
+/// application's readers wait at most this long; the `book_code` timer asks
+/// again (with the supervisor's backoff), and the pool gives the same code
+/// to the same application however often it is asked.
+constexpr auto book_timeout = std::chrono::seconds(3);
 
 /// Decides and, when there is something to record, commits; the reply
 /// follows the commit. `rp` is empty on first try (a promise is made).
@@ -149,6 +153,14 @@ run(self_ptr self, const application_deps& deps, application_command cmd,
     b.put(storage::cf::coupons,
           storage::coupon_key(to_string(coupon_row->program), coupon_row->code),
           encode(*coupon_row));
+    // The pool lives on another member (a cluster): its own row must learn
+    // of the redemption too, durably; the timer tells it until it confirms.
+    if (deps.ids && !deps.pools_here[static_cast<size_t>(next.program) % 3]) {
+      effects fx;
+      fx.arm.push_back({std::string{owners::verification}, next.id.str(),
+                        std::string{kinds::pool_redeemed}, now});
+      write_effects(b, fx, *deps.ids, now);
+    }
   }
   if (!rp)
     rp = self->make_response_promise();
@@ -300,14 +312,11 @@ caf::behavior application_actor(self_ptr self, std::string id,
         return make_error(errc::unavailable,
                           "no coupon pool for " + to_string(st.app->program));
       auto rp = self->make_response_promise();
-      // then, not await: the pool may live on another member, and a member
-      // that dies with the question in flight never answers; the
-      // application keeps answering meanwhile. The answer is recorded on
-      // whatever state the application has by then (decide refuses a code
-      // for an application that was withdrawn meanwhile; the withdrawal gave
-      // the code back).
+      // await: nothing else runs until the pool answers, so the code is
+      // recorded on the state it was asked for (and one commit at a time:
+      // commit_then's waiting behavior does not stack).
       self->request(pool, book_timeout, book_code{st.app->id})
-        .then(
+        .await(
           [=](std::string& code) mutable {
             run(self, deps, assign_code{std::move(code)}, rp);
           },
@@ -366,7 +375,7 @@ caf::behavior application_actor(self_ptr self, std::string id,
         // other failure (the pool's member is down) leaves the timer to
         // fire again.
         self->request(pool, book_timeout, book_code{st.app->id})
-          .then(
+          .await(
             [=](std::string& code) mutable {
               run(self, deps, assign_code{std::move(code)}, rp, false, {}, t);
             },
@@ -376,6 +385,29 @@ caf::behavior application_actor(self_ptr self, std::string id,
               else
                 rp.deliver(err);
             });
+        return rp;
+      }
+      if (t.kind == kinds::pool_redeemed) {
+        auto pool = deps.pools[static_cast<size_t>(st.app->program) % 3];
+        auto row = st.app->coupon_code.empty()
+                     ? caf::expected<std::optional<std::string>>{std::nullopt}
+                     : deps.store->get(
+                       storage::cf::coupons,
+                       storage::coupon_key(to_string(st.app->program),
+                                           st.app->coupon_code));
+        if (!row)
+          return std::move(row.error());
+        auto c = *row ? decode<coupon>(**row)
+                      : caf::expected<coupon>{make_error(errc::not_found)};
+        if (!pool || !c || c->state != coupon_state::redeemed)
+          return drop_timer(self, *deps.store, t, std::nullopt);
+        auto rp = self->make_response_promise();
+        self->request(pool, book_timeout, redeemed_atom::value, *c)
+          .await(
+            [=](bool) mutable {
+              drop_timer(self, *deps.store, t, rp);
+            },
+            [=](caf::error& err) mutable { rp.deliver(err); });
         return rp;
       }
       if (t.kind == kinds::renewal_apply) {

@@ -304,33 +304,41 @@ caf::behavior coupon_pool_actor(self_ptr self, tenure::program program,
       return self->delegate(st.registry, checkout_atom::value, std::move(rc),
                             i->second);
     },
-    [=](redeemed_atom, const coupon& row) {
-      auto& st = self->state;
-      auto i = st.by_code.find(row.code);
-      if (i == st.by_code.end() || i->second.state == coupon_state::redeemed)
-        return;
-      i->second = row;
-      ++st.redeemed;
+    [=](redeemed_atom, const coupon& row) -> caf::result<bool> {
       // On a single node the redemption's commit wrote this row already. In
       // a cluster it went to the application's member; the pool's member
-      // brings its own row up to date, so its stock stays right after a
-      // restart. (Lost when this member was down at that moment: the code
-      // shows reserved here, and a second redemption is still refused by
-      // the application.)
+      // brings its own row up to date, so its stock is right after a
+      // restart, and confirms (the application's `pool_redeemed` timer
+      // asks until it does).
+      auto& st = self->state;
+      auto i = st.by_code.find(row.code);
+      if (i == st.by_code.end())
+        return make_error(errc::not_found, "no such code in this pool");
+      if (i->second.state != coupon_state::redeemed) {
+        i->second = row;
+        ++st.redeemed;
+      }
       auto key = storage::coupon_key(to_string(st.program), row.code);
       auto stored = deps.store->get(storage::cf::coupons, key);
-      if (stored && *stored) {
+      if (!stored)
+        return std::move(stored.error());
+      if (*stored) {
         auto old = decode<coupon>(**stored);
         if (old && old->state == coupon_state::redeemed)
-          return;
+          return true;
       }
       storage::batch b;
       b.put(storage::cf::coupons, key, encode(row));
-      deps.store->commit(std::move(b), [](const caf::error& err) {
-        if (err)
-          lg.warn("cannot record a redeemed code error={}",
-                  error_message(err));
+      auto rp = self->make_response_promise();
+      deps.store->commit(std::move(b), [rp](const caf::error& err) mutable {
+        if (err) {
+          lg.warn("cannot record a redeemed code error={}", error_message(err));
+          rp.deliver(err);
+        } else {
+          rp.deliver(true);
+        }
       });
+      return rp;
     },
     [=](codes_atom) {
       // Privileged: the caller (gateway, shell) checked the coupon-admin

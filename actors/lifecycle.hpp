@@ -80,6 +80,10 @@ inline constexpr std::string_view review_due = "review_due";
 /// verification; again after a failure, so a pool on a member that is down
 /// is asked once it is back).
 inline constexpr std::string_view book_code = "book_code";
+/// Application: tell the coupon pool on another member that its code was
+/// redeemed (the redemption's commit wrote the code's row here), until the
+/// pool confirms.
+inline constexpr std::string_view pool_redeemed = "pool_redeemed";
 /// Application (renewal): extend the renewed subscription.
 inline constexpr std::string_view renewal_apply = "renewal_apply";
 /// Subscription: the end date.
