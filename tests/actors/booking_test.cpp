@@ -12,6 +12,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/coupon_pool.hpp"
+#include "actors/lifecycle.hpp"
 #include "actors/registry.hpp"
 #include "messages/errc.hpp"
 #include "messages/type_ids.hpp"
@@ -76,7 +77,8 @@ sku oss_sku() {
 
 struct cluster {
   explicit cluster(storage::store& st,
-                   std::function<void(coupon_pool_deps&)> tweak = {})
+                   std::function<void(coupon_pool_deps&)> tweak = {},
+                   std::function<void(registry_deps&)> tweak_registry = {})
     : clk(t0)
     , sys(cfg)
     , self(sys) {
@@ -97,6 +99,8 @@ struct cluster {
     rd.ids = &ids;
     rd.pools = pools;
     rd.skus = &skus;
+    if (tweak_registry)
+      tweak_registry(rd);
     registry = sys.spawn(registry_actor, rd);
     for (auto& p : pools)
       self->send(p, registry);
@@ -535,7 +539,8 @@ TEST(booking, a_withdrawn_application_gives_back_a_code_it_never_received) {
   app_id id;
   {
     cluster c{st};
-    auto a = c.all(std::vector<submit_application>{submit_application{draft(1)}});
+    auto a
+      = c.all(std::vector<submit_application>{submit_application{draft(1)}});
     id = a.at(0).id;
     c.all(std::vector<record_verification>{record_verification{
       id, verification_outcome::verified, "", "verifier", ""}});
@@ -560,7 +565,8 @@ TEST(booking, a_withdrawn_application_gives_back_a_code_it_never_received) {
   ASSERT_EQ(w.at(0).state, application_state::withdrawn);
   // The release is asynchronous: wait (bounded) for the stock to show it.
   auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (n.stock().available == 0 && std::chrono::steady_clock::now() < deadline)
+  while (n.stock().available == 0
+         && std::chrono::steady_clock::now() < deadline)
     std::this_thread::yield();
   auto stock = n.stock();
   EXPECT_EQ(stock.available, 1u);
@@ -594,8 +600,8 @@ TEST(booking, a_pool_records_a_redemption_committed_on_another_member) {
     c.self->send(c.pool, redeemed_atom::value, row);
     auto deadline = std::chrono::steady_clock::now() + 20s;
     auto stored_state = [&] {
-      auto got = st.get(storage::cf::coupons,
-                        storage::coupon_key("edu", row.code));
+      auto got
+        = st.get(storage::cf::coupons, storage::coupon_key("edu", row.code));
       if (!got || !*got)
         return coupon_state::available;
       auto x = decode<coupon>(**got);
@@ -610,4 +616,42 @@ TEST(booking, a_pool_records_a_redemption_committed_on_another_member) {
   cluster again{st};
   EXPECT_EQ(again.stock().redeemed, 1u);
   EXPECT_EQ(again.stock().reserved, 0u);
+}
+
+TEST(booking, a_redemption_tells_a_pool_on_another_member_until_it_confirms) {
+  // The pool's member is another one (pools_here false): the redemption's
+  // commit arms a pool_redeemed timer; firing it records the code in the
+  // pool's row and removes the timer.
+  storage::memory_store st;
+  cluster c{st, {}, [](registry_deps& rd) {
+              rd.pools_here = {false, true, true};
+            }};
+  c.import(csv(0, 1));
+  auto a = c.booked_application(1);
+  auto sub = c.redeem(a.coupon_code, "edu-saas-ultimate-support-1y", 25);
+  ASSERT_TRUE(sub) << error_message(sub.error());
+  auto armed = st.timers_of(a.id.str(), kinds::pool_redeemed);
+  ASSERT_TRUE(armed);
+  ASSERT_EQ(armed->size(), 1u);
+  bool fired = false;
+  c.self->request(c.registry, 10s, fire_atom::value, armed->front())
+    .receive([&](bool) { fired = true; },
+             [&](caf::error& err) { ADD_FAILURE() << error_message(err); });
+  EXPECT_TRUE(fired);
+  auto left = st.timers_of(a.id.str(), kinds::pool_redeemed);
+  ASSERT_TRUE(left);
+  EXPECT_TRUE(left->empty());
+  EXPECT_EQ(c.stock().redeemed, 1u);
+  EXPECT_EQ(c.stock().reserved, 0u);
+}
+
+TEST(booking, a_redemption_on_the_pools_own_member_arms_no_pool_timer) {
+  storage::memory_store st;
+  cluster c{st};
+  c.import(csv(0, 1));
+  auto a = c.booked_application(1);
+  ASSERT_TRUE(c.redeem(a.coupon_code, "edu-saas-ultimate-support-1y", 25));
+  auto armed = st.timers_of(a.id.str(), kinds::pool_redeemed);
+  ASSERT_TRUE(armed);
+  EXPECT_TRUE(armed->empty());
 }
