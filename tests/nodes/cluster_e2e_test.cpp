@@ -44,11 +44,19 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/applications.hpp"
 #include "tests/support/e2e_tools.hpp"
+#include "tests/support/http_reply.hpp"
 #include "tests/support/process.hpp"
 
 using namespace std::chrono_literals;
 using json = nlohmann::json;
+using tenure::test::application_body;
+using tenure::test::edu_saas;
+using tenure::test::offering;
+using tenure::test::oss_saas;
+using tenure::test::oss_self_managed;
+using tenure::test::startups_saas;
 using steady = std::chrono::steady_clock;
 using tenure::test::eventually;
 using tenure::test::hmac_sha256_hex;
@@ -155,33 +163,12 @@ int submission_owner(const std::string& program, const std::string& org) {
 
 // -- HTTP ---------------------------------------------------------------------
 
-struct reply {
-  int status = 0;
-  json body;
-  std::string text;
-  httplib::Headers headers;
+struct reply : tenure::test::http_reply {
   std::chrono::milliseconds took{0};
   /// The node that answered (index in `names`), -1 for none.
   int node = -1;
   /// Nodes tried first that gave no answer at all (see `router`).
   std::vector<int> silent;
-
-  std::string header(const std::string& name) const {
-    auto i = headers.find(name);
-    return i == headers.end() ? std::string{} : i->second;
-  }
-
-  std::string error_code() const {
-    if (body.is_object() && body.contains("error") && body["error"].is_object())
-      return body["error"].value("code", std::string{});
-    return {};
-  }
-
-  std::string error_message() const {
-    if (body.is_object() && body.contains("error") && body["error"].is_object())
-      return body["error"].value("message", std::string{});
-    return {};
-  }
 
   std::string describe() const {
     auto shown = body.is_null() ? text.substr(0, 300) : redacted(body).dump();
@@ -256,64 +243,10 @@ private:
 
 // -- the programs -------------------------------------------------------------
 
-struct offering {
-  std::string program;
-  std::string hosting;
-  std::string support;
-  std::string term;
-  std::string sku;
-  /// The verifier's signed callback decides; else the review queue.
-  bool external;
-};
-
-const std::array<offering, 4> offerings{{
-  {"edu", "saas", "without", "1y", "edu-saas-ultimate-1y", true},
-  {"oss", "saas", "with", "3y", "oss-saas-ultimate-support-3y", true},
-  {"oss", "self_managed", "with", "3y", "oss-sm-ultimate-support-3y", false},
-  {"startups", "saas", "without", "1y", "startups-saas-ultimate-1y", false},
-}};
+const std::array<offering, 4> offerings{
+  {edu_saas, oss_saas, oss_self_managed, startups_saas}};
 
 const std::array<std::string, 3> programs{"edu", "oss", "startups"};
-
-json application_body(const offering& o, const std::string& email,
-                      const std::string& org) {
-  auto site = "https://" + org + ".example.org";
-  json body{
-    {"program", o.program},
-    {"applicant",
-     {{"name", "Ada Lovelace"},
-      {"email", email},
-      {"job_title", "Maintainer"},
-      {"country", "DE"}}},
-    {"organisation", {{"name", org}, {"country", "DE"}, {"website", site}}},
-    {"hosting", o.hosting},
-    {"seats", 25},
-    {"support", o.support},
-    {"term", o.term}};
-  if (o.program == "edu") {
-    body["channel"] = "sheerid";
-    body["edu"] = {{"institution", org}, {"level", "university"}};
-  } else if (o.program == "oss") {
-    body["channel"] = "sheerid";
-    body["oss"] = {{"project_name", org},
-                   {"description", "A compiler for a small language"},
-                   {"public_url", site},
-                   {"license", "MIT"},
-                   {"public_projects", 3},
-                   {"private_projects", 0},
-                   {"attests_not_for_profit", true}};
-    if (o.hosting == "self_managed")
-      body["oss"]["self_managed_reason"]
-        = "Our CI runs air-gapped for reproducible builds";
-  } else {
-    body["channel"] = "marketo";
-    body["startup"] = {{"company_website", site},
-                       {"founded_year", 2023},
-                       {"employees", 12},
-                       {"funding_stage", "seed"}};
-  }
-  return body;
-}
 
 // -- one application's way through the cluster -------------------------------
 

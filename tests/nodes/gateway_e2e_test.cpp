@@ -34,10 +34,18 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/applications.hpp"
 #include "tests/support/e2e_tools.hpp"
+#include "tests/support/http_reply.hpp"
 #include "tests/support/process.hpp"
 
 using namespace std::chrono_literals;
+using tenure::test::application_body;
+using tenure::test::edu_saas;
+using tenure::test::offering;
+using tenure::test::oss_saas;
+using tenure::test::oss_self_managed;
+using tenure::test::startups_saas;
 using json = nlohmann::json;
 using tenure::test::child_process;
 using tenure::test::day_ms;
@@ -60,28 +68,7 @@ namespace {
 
 /// One answer of the node: status (0 when nothing came back), parsed body
 /// (null when not JSON) and headers.
-struct reply {
-  int status = 0;
-  json body;
-  std::string text;
-  httplib::Headers headers;
-
-  std::string header(const std::string& name) const {
-    auto i = headers.find(name);
-    return i == headers.end() ? std::string{} : i->second;
-  }
-
-  std::string error_code() const {
-    if (body.is_object() && body.contains("error") && body["error"].is_object())
-      return body["error"].value("code", std::string{});
-    return {};
-  }
-
-  std::string error_message() const {
-    if (body.is_object() && body.contains("error") && body["error"].is_object())
-      return body["error"].value("message", std::string{});
-    return {};
-  }
+struct reply : tenure::test::http_reply {
 
   /// Status and body, secrets redacted, for assertion messages.
   std::string describe() const {
@@ -168,17 +155,6 @@ const char* const code_invalid_message
   = "This code is not valid. Try re-entering the code from your email.";
 
 /// One program offering to drive through stages 0-3.
-struct offering {
-  std::string program;
-  std::string hosting;
-  std::string support;
-  std::string term;
-  std::string sku;
-  /// Whether the external verifier decides (EDU, OSS on SaaS) or the
-  /// program team's review queue (Startups, OSS self-managed).
-  bool external;
-};
-
 /// What stages 0-3 left: the application, its code and the subscription.
 struct provisioned {
   std::string app_id;
@@ -261,47 +237,6 @@ protected:
     auto r = admin_->post("/v1/admin/clock", json{{"advance", by}});
     ASSERT_EQ(r.status, 200) << r.describe();
     ASSERT_TRUE(r.body["now"].is_string()) << r.describe();
-  }
-
-  /// An eligible application body of `o`'s program for `email`/`org`.
-  static json application_body(const offering& o, const std::string& email,
-                               const std::string& org, int seats = 25) {
-    auto site = "https://" + org + ".example.org";
-    json body{
-      {"program", o.program},
-      {"applicant",
-       {{"name", "Ada Lovelace"},
-        {"email", email},
-        {"job_title", "Maintainer"},
-        {"country", "DE"}}},
-      {"organisation", {{"name", org}, {"country", "DE"}, {"website", site}}},
-      {"hosting", o.hosting},
-      {"seats", seats},
-      {"support", o.support},
-      {"term", o.term}};
-    if (o.program == "edu") {
-      body["channel"] = "sheerid";
-      body["edu"] = {{"institution", org}, {"level", "university"}};
-    } else if (o.program == "oss") {
-      body["channel"] = "sheerid";
-      body["oss"] = {{"project_name", org},
-                     {"description", "A compiler for a small language"},
-                     {"public_url", site},
-                     {"license", "MIT"},
-                     {"public_projects", 3},
-                     {"private_projects", 0},
-                     {"attests_not_for_profit", true}};
-      if (o.hosting == "self_managed")
-        body["oss"]["self_managed_reason"]
-          = "Our CI runs air-gapped for reproducible builds";
-    } else {
-      body["channel"] = "marketo";
-      body["startup"] = {{"company_website", site},
-                         {"founded_year", 2023},
-                         {"employees", 12},
-                         {"funding_stage", "seed"}};
-    }
-    return body;
   }
 
   /// Imports `n` fresh codes into `program`'s pool.
@@ -525,15 +460,6 @@ protected:
   std::unique_ptr<api_client> reader_;
   std::unique_ptr<api_client> anonymous_;
 };
-
-const offering edu_saas{"edu", "saas", "without", "1y", "edu-saas-ultimate-1y",
-                        true};
-const offering oss_saas{
-  "oss", "saas", "with", "3y", "oss-saas-ultimate-support-3y", true};
-const offering oss_self_managed{
-  "oss", "self_managed", "with", "3y", "oss-sm-ultimate-support-3y", false};
-const offering startups_saas{
-  "startups", "saas", "without", "1y", "startups-saas-ultimate-1y", false};
 
 } // namespace
 
