@@ -344,7 +344,9 @@ effects application_effects(const std::optional<application>& before,
                             time_point now, const lifecycle_policy& pol) {
   effects fx;
   auto id = after.id.str();
-  auto was = before ? std::optional<st>{before->state} : std::nullopt;
+  // The state before, as a predicate (an optional<state> compared inline
+  // made GCC 12 warn of a maybe-uninitialized read).
+  auto was = [&](st x) { return before && before->state == x; };
   auto applicant_params = [&](std::map<std::string, std::string> extra) {
     extra["name"] = after.applicant.name;
     extra["application"] = id;
@@ -361,7 +363,7 @@ effects application_effects(const std::optional<application>& before,
     fx.put_meta.emplace_back(email_index_key(after.applicant.email, id), "");
   // The manual review queue: a row and an answer-window timer while the
   // application waits for the program team.
-  bool in_review_before = was == st::in_review;
+  bool in_review_before = was(st::in_review);
   bool in_review_after = after.state == st::in_review;
   if (in_review_before
       && (!in_review_after || before->review_due != after.review_due)) {
@@ -378,7 +380,7 @@ effects application_effects(const std::optional<application>& before,
   // Stage 2 is durable: a verified application holds a `book_code` timer
   // until its code is recorded, so a crash right after the verification, or
   // a pool on a member that is down, only delays the booking.
-  bool awaiting_before = was == st::awaiting_code;
+  bool awaiting_before = was(st::awaiting_code);
   bool awaiting_after = after.state == st::awaiting_code
                         && after.kind == application_kind::new_member;
   if (!awaiting_before && awaiting_after)
@@ -387,7 +389,7 @@ effects application_effects(const std::optional<application>& before,
   if (awaiting_before && after.state != st::awaiting_code)
     fx.cancel.emplace_back(id, std::string{kinds::book_code});
   // Leaving the external verifier's hands: its timers go.
-  if (was == st::verifying && after.state != st::verifying) {
+  if (was(st::verifying) && after.state != st::verifying) {
     fx.cancel.emplace_back(id, std::string{kinds::verify_start});
     fx.cancel.emplace_back(id, std::string{kinds::verify_timeout});
   }
