@@ -1143,8 +1143,10 @@ std::string cluster_text(const ojson& body) {
   for (auto m : body["members"]) {
     if (!m.is_object())
       continue;
-    m["address"] = cell(m.value("host", ojson(""))) + ":"
-                   + cell(m.value("port", ojson(0)));
+    // A node that runs alone answers as a cluster of one, without address.
+    m["address"] = m.contains("host") && m.contains("port")
+                     ? cell(m["host"]) + ":" + cell(m["port"])
+                     : std::string{"-"};
     m["state"] = m.value("reachable", false) ? "up" : "DOWN";
     if (m.value("self", false))
       m["state"] = "up (this node)";
