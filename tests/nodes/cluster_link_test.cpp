@@ -98,6 +98,36 @@ std::string org_owned_by(const std::vector<tenure::cluster_member>& members,
   }
 }
 
+/// README's openssl commands, run in `dir`: a CA (`CA.pem`, `CA.key`).
+bool make_ca(const std::string& dir, const std::string& ca) {
+  auto cmd = "cd '" + dir + "' && openssl req -x509 -newkey rsa:2048 -nodes "
+             + "-days 30 -keyout " + ca + ".key -out " + ca
+             + ".pem -subj '/CN=Tenure test " + ca + "' >/dev/null 2>&1";
+  return std::system(cmd.c_str()) == 0;
+}
+
+/// A certificate `NAME.pem` (key `NAME.key`) signed by CA `ca`.
+bool make_cert(const std::string& dir, const std::string& ca,
+               const std::string& name) {
+  auto cmd = "cd '" + dir + "' && openssl req -newkey rsa:2048 -nodes -keyout "
+             + name + ".key -out " + name + ".csr -subj '/CN=" + name
+             + "' >/dev/null 2>&1 && openssl x509 -req -in " + name
+             + ".csr -CA " + ca + ".pem -CAkey " + ca
+             + ".key -CAcreateserial -days 30 -out " + name
+             + ".pem >/dev/null 2>&1";
+  return std::system(cmd.c_str()) == 0;
+}
+
+/// The cluster's configuration with TLS: `name`'s certificate, trusting `ca`.
+std::string tls_config(const cluster_files& f, const std::string& dir,
+                       const std::string& name, const std::string& ca) {
+  return f.variant(
+    name + "-" + ca + ".conf",
+    {{"certificate = \"\"", "certificate = \"" + dir + "/" + name + ".pem\""},
+     {"key = \"\"", "key = \"" + dir + "/" + name + ".key\""},
+     {"cafile = \"\"", "cafile = \"" + dir + "/" + ca + ".pem\""}});
+}
+
 /// The value of one series in a Prometheus text body; -1 when absent.
 double metric(const std::string& body, const std::string& series) {
   auto pos = body.find("\n" + series + " ");
@@ -224,31 +254,10 @@ TEST(cluster_link, tls_members_link_and_a_plain_peer_cannot_join) {
   temp_dir dir;
   cluster_files f{dir.path(), {"a", "b", "c"}};
   auto d = dir.path();
-  // README's openssl commands: one CA, one certificate per member.
-  auto sh = [&](const std::string& cmd) {
-    return std::system(
-      ("cd '" + d + "' && " + cmd + " >/dev/null 2>&1").c_str());
-  };
-  ASSERT_EQ(sh("openssl req -x509 -newkey rsa:2048 -nodes -days 30 "
-               "-keyout ca.key -out ca.pem -subj '/CN=Tenure test CA'"),
-            0);
-  for (std::string n : {"a", "b"}) {
-    ASSERT_EQ(sh("openssl req -newkey rsa:2048 -nodes -keyout " + n
-                 + ".key -out " + n + ".csr -subj '/CN=" + n + "'"),
-              0);
-    ASSERT_EQ(sh("openssl x509 -req -in " + n
-                 + ".csr -CA ca.pem -CAkey ca.key "
-                   "-CAcreateserial -days 30 -out "
-                 + n + ".pem"),
-              0);
-  }
-  auto tls = [&](const std::string& n) {
-    return f.variant(
-      n + ".conf",
-      {{"certificate = \"\"", "certificate = \"" + d + "/" + n + ".pem\""},
-       {"key = \"\"", "key = \"" + d + "/" + n + ".key\""},
-       {"cafile = \"\"", "cafile = \"" + d + "/ca.pem\""}});
-  };
+  ASSERT_TRUE(make_ca(d, "ca"));
+  for (std::string n : {"a", "b"})
+    ASSERT_TRUE(make_cert(d, "ca", n));
+  auto tls = [&](const std::string& n) { return tls_config(f, d, n, "ca"); };
   tenured_node a{d + "/a", f.node_flags(0), tls("a")};
   tenured_node b{d + "/b", f.node_flags(1), tls("b")};
   // c has the secret but no certificate: it speaks plain BASP.
@@ -280,6 +289,30 @@ TEST(cluster_link, tls_members_link_and_a_plain_peer_cannot_join) {
                       application(tag).dump(), "application/json");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 201) << res->body;
+}
+
+TEST(cluster_link, a_peer_with_a_certificate_of_another_ca_cannot_link) {
+  temp_dir dir;
+  cluster_files f{dir.path(), {"a", "b"}};
+  auto d = dir.path();
+  ASSERT_TRUE(make_ca(d, "ca") && make_ca(d, "other"));
+  ASSERT_TRUE(make_cert(d, "ca", "a") && make_cert(d, "other", "b"));
+  // b knows the secret, but its certificate is not of a's CA (nor a's of
+  // b's): no TLS session, no hello.
+  tenured_node a{d + "/a", f.node_flags(0), tls_config(f, d, "a", "ca")};
+  tenured_node b{d + "/b", f.node_flags(1), tls_config(f, d, "b", "other")};
+  ASSERT_TRUE(a.line && b.line) << a.proc.err() << b.proc.err();
+  std::string error;
+  ASSERT_TRUE(eventually([&] {
+    return !reachable(a.port, f.admin_token, "b", &error)
+           && error.find("not connected yet") == std::string::npos
+           && !error.empty();
+  }))
+    << error;
+  EXPECT_EQ(a.proc.err().find("peer up"), std::string::npos) << a.proc.err();
+  EXPECT_EQ(b.proc.err().find("peer accepted"), std::string::npos)
+    << b.proc.err();
+  EXPECT_FALSE(reachable(b.port, f.admin_token, "a"));
 }
 
 TEST(cluster_link, bad_cluster_configuration_stops_the_node_at_start) {
