@@ -224,15 +224,8 @@ private:
     reply out;
     out.took = std::chrono::duration_cast<std::chrono::milliseconds>(
       steady::now() - t0);
-    if (!r)
-      return out;
-    out.node = node_;
-    out.status = r->status;
-    out.text = r->body;
-    out.headers = r->headers;
-    out.body = json::parse(r->body, nullptr, false);
-    if (out.body.is_discarded())
-      out.body = nullptr;
+    if (out.take(r))
+      out.node = node_;
     return out;
   }
 

@@ -112,14 +112,7 @@ private:
 
   static reply wrap(const httplib::Result& r) {
     reply out;
-    if (!r)
-      return out;
-    out.status = r->status;
-    out.text = r->body;
-    out.headers = r->headers;
-    out.body = json::parse(r->body, nullptr, false);
-    if (out.body.is_discarded())
-      out.body = nullptr;
+    out.take(r);
     return out;
   }
 

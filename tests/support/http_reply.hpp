@@ -17,6 +17,20 @@ struct http_reply {
   std::string text;
   httplib::Headers headers;
 
+  /// Takes status, text, headers and the parsed body (null when not JSON)
+  /// of `r`; false when there was no answer.
+  bool take(const httplib::Result& r) {
+    if (!r)
+      return false;
+    status = r->status;
+    text = r->body;
+    headers = r->headers;
+    body = nlohmann::json::parse(r->body, nullptr, false);
+    if (body.is_discarded())
+      body = nullptr;
+    return true;
+  }
+
   std::string header(const std::string& name) const {
     auto i = headers.find(name);
     return i == headers.end() ? std::string{} : i->second;
