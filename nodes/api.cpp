@@ -462,15 +462,17 @@ struct api::impl {
     }
     // In a cluster, the member that owns what the request concerns answers
     // it; listings ask every member.
+    // The body is parsed first: routing reads it, and a malformed one is
+    // answered here, as the owner would.
+    bool json_post = req.method == "POST" && scope != "signature";
+    if (json_post)
+      if (auto err = parse_body(c, found->label))
+        return *err;
     if (deps.cluster && !req.local_only)
       if (auto res = place(c, *found))
         return std::move(*res);
-    if (req.method == "POST" && scope != "signature") {
-      if (auto err = parse_body(c, found->label))
-        return *err;
-      if (!req.idempotency_key.empty())
-        return idempotent(c, *found);
-    }
+    if (json_post && !req.idempotency_key.empty())
+      return idempotent(c, *found);
     return (this->*(found->fn))(c);
   }
 
@@ -1544,7 +1546,8 @@ struct api::impl {
   std::optional<api_response> place(call& c, const route& r) {
     auto& cl = *deps.cluster;
     const auto& label = r.label;
-    auto to_owner = [&](const std::string& owner) -> std::optional<api_response> {
+    auto to_owner
+      = [&](const std::string& owner) -> std::optional<api_response> {
       if (owner == cl.self())
         return std::nullopt;
       return cl.forward(owner, c.req);
@@ -1560,22 +1563,22 @@ struct api::impl {
         return std::nullopt; // the handler says what is wrong
       return to_owner(cl.members().pool_owner(*p).name);
     }
-    if (label == "/v1/checkout/redeem" || label == "/v1/verifier/callback") {
-      // The owner is named in the body; a body that does not parse is
-      // answered here, with the handler's error.
-      auto body = json::parse(c.req.body, nullptr, false);
-      if (!body.is_object())
-        return std::nullopt;
-      if (label == "/v1/verifier/callback") {
-        auto i = body.find("application_id");
-        if (i == body.end() || !i->is_string())
-          return std::nullopt;
-        return to_owner(cl.owner_of(i->get<std::string>()));
-      }
-      auto i = body.find("sku");
-      if (i == body.end() || !i->is_string() || !deps.skus)
-        return std::nullopt;
-      auto chosen = find_sku(deps.skus, i->get<std::string>());
+    // The owner is named in the body. A body without it is answered here,
+    // with the handler's error. The callback's body is parsed only after its
+    // signature was checked, so it is read here on its own.
+    auto text = [](const json& j, const char* key) {
+      auto i = j.is_object() ? j.find(key) : j.end();
+      return j.is_object() && i != j.end() && i->is_string()
+               ? i->get<std::string>()
+               : std::string{};
+    };
+    if (label == "/v1/verifier/callback") {
+      auto app
+        = text(json::parse(c.req.body, nullptr, false), "application_id");
+      return app.empty() ? std::nullopt : to_owner(cl.owner_of(app));
+    }
+    if (label == "/v1/checkout/redeem") {
+      auto chosen = find_sku(deps.skus, text(c.body, "sku"));
       if (!chosen)
         return std::nullopt;
       return to_owner(cl.members().pool_owner((*chosen)->program).name);
@@ -1585,31 +1588,21 @@ struct api::impl {
       // member, the owner of `org/<program>/<organisation key>`: "one
       // active subscription per organisation and program" is checked
       // there, and a retry with the same Idempotency-Key lands there too.
-      auto body = json::parse(c.req.body, nullptr, false);
-      if (!body.is_object() || !body.contains("program")
-          || !body["program"].is_string() || !body.contains("organisation")
-          || !body["organisation"].is_object())
+      auto program = text(c.body, "program");
+      auto o = c.body.find("organisation");
+      if (program.empty() || o == c.body.end() || !o->is_object())
         return std::nullopt; // the handler says what is wrong
-      auto& o = body["organisation"];
       organisation org;
-      org.name = o.value("name", json("")).is_string()
-                   ? o.value("name", std::string{})
-                   : std::string{};
-      org.website = o.value("website", json("")).is_string()
-                      ? o.value("website", std::string{})
-                      : std::string{};
-      return to_owner(cl.owner_of("org/" + body["program"].get<std::string>()
-                                  + "/" + organisation_key(org)));
+      org.name = text(*o, "name");
+      org.website = text(*o, "website");
+      return to_owner(
+        cl.owner_of("org/" + program + "/" + organisation_key(org)));
     }
     if (c.req.method == "POST" && label == "/v1/emergency-licenses") {
       // With the subscription it is for: "one license at a time" is
       // checked there.
-      auto body = json::parse(c.req.body, nullptr, false);
-      if (!body.is_object() || !body.contains("subscription_id")
-          || !body["subscription_id"].is_string())
-        return std::nullopt;
-      return to_owner(
-        cl.owner_of(body["subscription_id"].get<std::string>()));
+      auto sub = text(c.body, "subscription_id");
+      return sub.empty() ? std::nullopt : to_owner(cl.owner_of(sub));
     }
     if (c.req.method == "POST" && label == "/v1/subscriptions") {
       // A new entity is born where its request is answered. With an
@@ -1760,11 +1753,10 @@ struct api::impl {
         }
       by(nullptr, "id");
       if (bound)
-        items.erase(std::remove_if(items.begin(), items.end(),
-                                   [&](const json& x) {
-                                     return str(x, "id") > *bound;
-                                   }),
-                    items.end());
+        items.erase(
+          std::remove_if(items.begin(), items.end(),
+                         [&](const json& x) { return str(x, "id") > *bound; }),
+          items.end());
       auto limit = limit_param(c, default_list_limit, max_list_limit);
       if (!limit)
         return error_response(limit.error());
@@ -1846,12 +1838,13 @@ struct api::impl {
         after = rows->back().key;
       }
     };
-    return json{{"entities",
-                 {{"applications", count(storage::cf::snapshots, "app_")},
-                  {"subscriptions", count(storage::cf::snapshots, "sub_")},
-                  {"compliance_cases", count(storage::cf::snapshots, "case_")},
-                  {"emergency_licenses", count(storage::cf::snapshots, "em_")}}},
-                {"timers_pending", count(storage::cf::timers, "")}};
+    return json{
+      {"entities",
+       {{"applications", count(storage::cf::snapshots, "app_")},
+        {"subscriptions", count(storage::cf::snapshots, "sub_")},
+        {"compliance_cases", count(storage::cf::snapshots, "case_")},
+        {"emergency_licenses", count(storage::cf::snapshots, "em_")}}},
+      {"timers_pending", count(storage::cf::timers, "")}};
   }
 
   api_response cluster_status(call& c) {
@@ -1868,8 +1861,8 @@ struct api::impl {
               {"reachable", true},
               {"entities", counts["entities"]},
               {"timers_pending", counts["timers_pending"]}};
-      return json_response(200, json{{"node", deps.node_name},
-                                     {"members", json::array({me})}});
+      return json_response(
+        200, json{{"node", deps.node_name}, {"members", json::array({me})}});
     }
     auto& cl = *deps.cluster;
     auto [mine, peers, theirs]
@@ -1877,12 +1870,9 @@ struct api::impl {
     auto members = json::array();
     size_t k = 0;
     for (auto& st : cl.status()) {
-      json m{{"name", st.member.name},
-             {"host", st.member.host},
-             {"port", st.member.port},
-             {"self", st.self},
-             {"reachable", st.up},
-             {"entities", nullptr},
+      json m{{"name", st.member.name},   {"host", st.member.host},
+             {"port", st.member.port},   {"self", st.self},
+             {"reachable", st.up},       {"entities", nullptr},
              {"timers_pending", nullptr}};
       if (!st.up && !st.error.empty())
         m["error"] = st.error;
@@ -1951,21 +1941,20 @@ struct api::impl {
         return std::move(plan.error());
       auto moves = json::array();
       for (auto& mv : plan->moves)
-        moves.push_back(json{{"from", mv.from},
-                             {"to", mv.to},
-                             {"count", mv.count},
-                             {"kinds",
-                              {{"applications", mv.kinds.applications},
-                               {"subscriptions", mv.kinds.subscriptions},
-                               {"compliance_cases", mv.kinds.compliance_cases},
-                               {"emergency_licenses",
-                                mv.kinds.emergency_licenses},
-                               {"coupon_pools", mv.kinds.coupon_pools},
-                               {"other", mv.kinds.other}}},
-                             {"entities", mv.entities}});
-      return json{{"moves", moves},
-                  {"total", plan->total},
-                  {"staying", plan->staying}};
+        moves.push_back(
+          json{{"from", mv.from},
+               {"to", mv.to},
+               {"count", mv.count},
+               {"kinds",
+                {{"applications", mv.kinds.applications},
+                 {"subscriptions", mv.kinds.subscriptions},
+                 {"compliance_cases", mv.kinds.compliance_cases},
+                 {"emergency_licenses", mv.kinds.emergency_licenses},
+                 {"coupon_pools", mv.kinds.coupon_pools},
+                 {"other", mv.kinds.other}}},
+               {"entities", mv.entities}});
+      return json{
+        {"moves", moves}, {"total", plan->total}, {"staying", plan->staying}};
     };
     if (!deps.cluster || c.req.local_only) {
       auto out = local();
@@ -2258,10 +2247,9 @@ struct api::impl {
       line("# TYPE tenure_cluster_forwarded_total counter");
       for (auto& m : members)
         if (!m.self)
-          for (auto [outcome, n] :
-               {std::pair{"answered", m.answered},
-                std::pair{"unavailable", m.unavailable},
-                std::pair{"timeout", m.timeouts}})
+          for (auto [outcome, n] : {std::pair{"answered", m.answered},
+                                    std::pair{"unavailable", m.unavailable},
+                                    std::pair{"timeout", m.timeouts}})
             line("tenure_cluster_forwarded_total{{node=\"{}\",outcome=\"{}\"}} "
                  "{}",
                  m.member.name, outcome, n);
