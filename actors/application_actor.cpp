@@ -273,6 +273,10 @@ caf::behavior application_actor(self_ptr self, std::string id,
   return {
     [=](submit_application& cmd) -> caf::result<application> {
       // The registry chose the id; the draft carries it into the events.
+      // Only a retry with an Idempotency-Key names an application that
+      // exists (see nodes/api.cpp, `idempotent`): it is the answer.
+      if (self->state.app)
+        return *self->state.app;
       auto& d = cmd.draft;
       d.id = *app_id::parse(self->state.id);
       if (d.organisation.key.empty())

@@ -179,6 +179,11 @@ caf::behavior registry_actor(self_ptr self, registry_deps deps) {
       auto id = deps.ids->next<app_id>(deps.clock->now());
       return route(self, deps, id, std::move(cmd));
     },
+    // With the id the API minted and claimed first (an Idempotency-Key):
+    // a retry after a crash lands on what the first attempt created.
+    [=](const app_id& id, submit_application& cmd) {
+      return route(self, deps, id, std::move(cmd));
+    },
     [=](record_verification& cmd) {
       auto id = cmd.id; // copied: cmd is moved below
       return route(self, deps, id, std::move(cmd));
@@ -213,6 +218,9 @@ caf::behavior registry_actor(self_ptr self, registry_deps deps) {
     },
     [=](register_subscription& cmd) {
       auto id = deps.ids->next<sub_id>(deps.clock->now());
+      return route(self, deps, id, std::move(cmd));
+    },
+    [=](const sub_id& id, register_subscription& cmd) {
       return route(self, deps, id, std::move(cmd));
     },
     [=](report_usage& cmd) {

@@ -131,6 +131,10 @@ caf::behavior subscription_actor(self_ptr self, std::string id,
   auto idle = std::chrono::milliseconds(deps.idle_after.count());
   return {
     [=](register_subscription& cmd) -> caf::result<subscription> {
+      // Only a retry with an Idempotency-Key names a subscription that
+      // exists (see nodes/api.cpp, `idempotent`): it is the answer.
+      if (self->state.sub)
+        return *self->state.sub;
       auto& sub = cmd.sub;
       sub.id = *sub_id::parse(self->state.id);
       if (sub.lines.empty() && sub.start < sub.end)

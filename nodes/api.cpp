@@ -8,7 +8,10 @@
 #include <deque>
 #include <future>
 #include <mutex>
+#include <condition_variable>
+#include <optional>
 #include <set>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <caf/actor_system.hpp>
@@ -37,6 +40,13 @@
 namespace tenure {
 
 namespace {
+
+template <class T>
+struct is_tuple : std::false_type {};
+
+template <class... Ts>
+struct is_tuple<std::tuple<Ts...>> : std::true_type {};
+
 
 using json = nlohmann::json;
 using json_codec::to_json;
@@ -247,6 +257,8 @@ struct api::impl {
     std::vector<std::string> params;
     const api_key* key = nullptr;
     json body;
+    /// The id an entity this request creates gets (see `idempotent`).
+    std::string preassigned;
 
     const std::string& param(size_t i) const {
       return params.at(i);
@@ -284,8 +296,10 @@ struct api::impl {
   log::logger log{"gateway"};
 
   // -- idempotency ------------------------------------------------------------
+  struct flight;
   std::mutex idem_mtx;
-  std::unordered_set<std::string> idem_in_flight;
+  /// Requests with an Idempotency-Key in progress, by row key.
+  std::unordered_map<std::string, std::shared_ptr<flight>> idem_flights;
   std::atomic<uint64_t> idem_writes{0};
 
   // -- failed redemptions ----------------------------------------------------
@@ -450,7 +464,7 @@ struct api::impl {
                               + req.path.substr(0, 200));
     }
     label = found->label;
-    call c{req, std::move(params), nullptr, json::object()};
+    call c{req, std::move(params), nullptr, json::object(), {}};
     std::string_view scope = found->scope;
     if (scope != "none" && scope != "signature") {
       if (!deps.keys)
@@ -529,12 +543,45 @@ struct api::impl {
   //
   // Stripe's rules (RELIABILITY.md): the first response to a key is kept for
   // 24 h (domain time) and given again for the same request; the same key
-  // with another request is refused; concurrent requests with one key do one
-  // effect (the second is told to retry). Keys are per token: one client
+  // with another request is refused; keys are per token, so one client
   // cannot replay another's responses. Responses of 5xx are not kept, so a
-  // retry after an outage executes. The row is written after the effect's
-  // own commit: a crash in between forgets the key and a retry executes
-  // again (documented in README).
+  // retry after an outage executes.
+  //
+  // Concurrent requests with one key: the first executes, the others wait
+  // for it (a flight) and answer its response, byte for byte. A waiter with
+  // another body then finds the kept response and is refused.
+  //
+  // Crashes: the kept response is written after the effect's own commit, so
+  // a crash in between forgets the response. For the requests that create an
+  // entity (applications, subscriptions) a claim row is queued first, naming
+  // the id the entity will get. The store writes commits in order, so
+  // whenever the entity is durable its claim is too; a retry that finds the
+  // claim creates with the same id, finds the entity there, and answers it
+  // instead of creating a second one. Other commands act on an existing
+  // entity whose rules refuse doing it twice (a second redemption is 409).
+
+  struct flight {
+    std::string fingerprint;
+    std::mutex mtx;
+    std::condition_variable cv;
+    bool done = false;
+    /// The leader's response, when it is to be shared.
+    std::optional<api_response> response;
+  };
+
+  /// How long a concurrent request with the same key waits for the first.
+  static constexpr std::chrono::seconds flight_wait{60};
+
+  static api_response replayed(api_response res) {
+    res.headers.emplace_back("Idempotent-Replayed", "true");
+    return res;
+  }
+
+  /// Whether requests on `r` create an entity whose id the API mints first.
+  bool creates(const route& r) const {
+    return deps.ids != nullptr
+           && (r.fn == &impl::submit || r.fn == &impl::register_sub);
+  }
 
   api_response idempotent(call& c, const route& r) {
     auto& req = c.req;
@@ -545,40 +592,90 @@ struct api::impl {
                    + std::string(1, '\0') + req.idempotency_key;
     auto fingerprint = to_hex(sha256(req.method + " " + req.path + "\n"
                                      + req.content_type + "\n" + req.body));
-    {
-      std::lock_guard<std::mutex> guard{idem_mtx};
-      if (!idem_in_flight.insert(row_key).second)
+    auto mismatch = [] {
+      return error_response(422, "idempotency_mismatch",
+                            "Idempotency-Key was used with another "
+                            "request; use a new key for a new request");
+    };
+    // Join the flight of this key, or lead one.
+    std::shared_ptr<flight> f;
+    for (;;) {
+      bool leader = false;
+      {
+        std::lock_guard<std::mutex> guard{idem_mtx};
+        auto& slot = idem_flights[row_key];
+        if (!slot) {
+          slot = std::make_shared<flight>();
+          slot->fingerprint = fingerprint;
+          leader = true;
+        }
+        f = slot;
+      }
+      if (leader)
+        break;
+      std::unique_lock<std::mutex> lk{f->mtx};
+      if (!f->cv.wait_for(lk, flight_wait, [&] { return f->done; }))
         return error_response(409, "conflict",
-                              "a request with this Idempotency-Key is in "
-                              "progress; retry later");
+                              "a request with this Idempotency-Key is still "
+                              "in progress; retry later");
+      if (f->response && f->fingerprint == fingerprint)
+        return replayed(*f->response);
+      // The first failed with a 5xx (not kept), or was another request
+      // (which may itself have been refused): the store decides.
     }
-    auto release = [&] {
-      std::lock_guard<std::mutex> guard{idem_mtx};
-      idem_in_flight.erase(row_key);
+    auto land = [&](const api_response* shared) {
+      {
+        std::lock_guard<std::mutex> guard{idem_mtx};
+        idem_flights.erase(row_key);
+      }
+      std::lock_guard<std::mutex> guard{f->mtx};
+      if (shared)
+        f->response = *shared;
+      f->done = true;
+      f->cv.notify_all();
     };
     auto now = deps.clock->now();
     auto stored = deps.store->get(storage::cf::idempotency, row_key);
     if (!stored) {
-      release();
+      land(nullptr);
       return error_response(stored.error());
     }
+    int64_t at = to_unix_ms(now);
     if (*stored) {
       json row = json::parse(**stored, nullptr, false);
       if (row.is_object()
           && row.value("at", int64_t{0}) + deps.idempotency_ttl.count()
                > to_unix_ms(now)) {
-        release();
-        if (row.value("fp", std::string{}) != fingerprint)
-          return error_response(422, "idempotency_mismatch",
-                                "Idempotency-Key was used with another "
-                                "request; use a new key for a new request");
-        api_response res;
-        res.status = row.value("status", 200);
-        res.content_type = row.value("ct", std::string{"application/json"});
-        res.body = row.value("body", std::string{});
-        res.headers.emplace_back("Idempotent-Replayed", "true");
-        return res;
+        if (row.value("fp", std::string{}) != fingerprint) {
+          land(nullptr);
+          return mismatch();
+        }
+        if (row.contains("status")) {
+          api_response res;
+          res.status = row.value("status", 200);
+          res.content_type = row.value("ct", std::string{"application/json"});
+          res.body = row.value("body", std::string{});
+          land(&res);
+          return replayed(std::move(res));
+        }
+        // A claim without a response: the first attempt stopped between
+        // its effect and its answer, or before its effect. Create again
+        // with the claimed id; the entity answers if it exists.
+        c.preassigned = row.value("id", std::string{});
+        at = row.value("at", at);
       }
+    }
+    if (c.preassigned.empty() && creates(r)) {
+      c.preassigned = r.fn == &impl::submit
+                        ? deps.ids->next<app_id>(now).str()
+                        : deps.ids->next<sub_id>(now).str();
+      json claim{{"fp", fingerprint}, {"id", c.preassigned}, {"at", at}};
+      storage::batch b;
+      b.put(storage::cf::idempotency, row_key, claim.dump());
+      b.put(storage::cf::meta, expiry_key(from_unix_ms(at), row_key), row_key);
+      // Not awaited: the entity's own commit is queued after this one, and
+      // the store never makes a later commit durable without the earlier.
+      deps.store->commit(std::move(b), [](caf::error) {});
     }
     auto res = (this->*(r.fn))(c);
     if (res.status < 500) {
@@ -586,17 +683,21 @@ struct api::impl {
                {"status", res.status},
                {"ct", res.content_type},
                {"body", res.body},
-               {"at", to_unix_ms(now)}};
+               {"at", at}};
+      if (!c.preassigned.empty())
+        row["id"] = c.preassigned;
       storage::batch b;
       b.put(storage::cf::idempotency, row_key, row.dump());
       // An expiry index, so old keys can be swept without reading them all.
-      b.put(storage::cf::meta, expiry_key(now, row_key), row_key);
+      b.put(storage::cf::meta, expiry_key(from_unix_ms(at), row_key), row_key);
       if (auto err = deps.store->commit_sync(std::move(b)))
         log.warn("idempotency key not kept error={}", error_code(err));
       if (++idem_writes % 256 == 0)
         sweep_idempotency(now);
+      land(&res);
+    } else {
+      land(nullptr);
     }
-    release();
     return res;
   }
 
@@ -795,9 +896,15 @@ struct api::impl {
     if (!c.body.contains("channel"))
       d.channel
         = d.program == program::startups ? channel::marketo : channel::sheerid;
-    return respond<application>(
-      deps.registry, std::move(cmd), 201,
-      [&](auto& app) { return application_json(app, c); });
+    auto render = [&](auto& app) { return application_json(app, c); };
+    if (c.preassigned.empty())
+      return respond<application>(deps.registry, std::move(cmd), 201, render);
+    auto id = app_id::parse(c.preassigned);
+    if (!id)
+      return error_response(make_error(errc::corrupt_data,
+                                       "idempotency claim names no application"));
+    return respond<application>(deps.registry, std::make_tuple(*id, std::move(cmd)),
+                                201, render);
   }
 
   api_response get_application(call& c) {
@@ -994,7 +1101,12 @@ struct api::impl {
   template <class R, class Cmd, class Render>
   api_response respond(const caf::actor& dest, Cmd cmd, int status,
                        Render render) {
-    auto r = ask<R>(dest, std::move(cmd));
+    caf::expected<R> r{caf::error{}};
+    if constexpr (is_tuple<Cmd>::value)
+      r = std::apply(
+        [&](auto&... xs) { return ask<R>(dest, std::move(xs)...); }, cmd);
+    else
+      r = ask<R>(dest, std::move(cmd));
     if (!r)
       return error_response(r.error());
     return json_response(status, render(*r));
@@ -1195,7 +1307,15 @@ struct api::impl {
     if (s.plan != plan::paid)
       return error_response(422, "invalid_argument",
                             "plan: billing registers paid plans only");
-    return respond<subscription>(deps.registry, std::move(cmd), 201,
+    if (c.preassigned.empty())
+      return respond<subscription>(deps.registry, std::move(cmd), 201,
+                                   subscription_json);
+    auto id = sub_id::parse(c.preassigned);
+    if (!id)
+      return error_response(make_error(
+        errc::corrupt_data, "idempotency claim names no subscription"));
+    return respond<subscription>(deps.registry,
+                                 std::make_tuple(*id, std::move(cmd)), 201,
                                  subscription_json);
   }
 

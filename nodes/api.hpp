@@ -94,6 +94,10 @@ struct api_deps {
   tenure::cluster* cluster = nullptr;
   /// The SKU catalog, to find a checkout's pool.
   const std::vector<sku>* skus = nullptr;
+  /// Mints the ids of applications and subscriptions created with an
+  /// Idempotency-Key before they are created, so a retry after a crash
+  /// finds what the first attempt created; null: the registry mints them.
+  id_generator* ids = nullptr;
   /// Whether the node takes traffic (store open, supervisors up).
   std::function<bool()> ready;
 };

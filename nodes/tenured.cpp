@@ -513,6 +513,7 @@ int run(const flags& fl, const sigset_t& stop_signals) {
     api_deps.pools = reg_deps.pools;
     api_deps.cluster = cl.get();
     api_deps.skus = &settings.skus.all();
+    api_deps.ids = &ids;
     api_deps.sv = &sv;
     api_deps.keys = &*keys;
     api_deps.callback_secret = *callback_secret;
