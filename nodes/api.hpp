@@ -86,7 +86,7 @@ struct api_deps {
   std::string data_dir;
   /// How long a request waits for the actors. Default: 10 s.
   std::chrono::milliseconds timeout{10'000};
-  /// How long idempotency keys are kept (domain time). Default: 24 h.
+  /// How long idempotency keys are kept (wall time). Default: 24 h.
   duration idempotency_ttl = std::chrono::hours(24);
   /// Webhook signatures older or newer than this are refused. Default: 5 min.
   duration webhook_tolerance = std::chrono::minutes(5);

@@ -41,6 +41,7 @@
 #include "actors/templates.hpp"
 #include "messages/errc.hpp"
 #include "messages/type_ids.hpp"
+#include "nodes/clock_state.hpp"
 #include "nodes/api.hpp"
 #include "nodes/auth.hpp"
 #include "nodes/cluster.hpp"
@@ -258,15 +259,6 @@ int run(const flags& fl, const sigset_t& stop_signals) {
   }
   tenure::log::set_level(lvl);
 
-  // -- clock ------------------------------------------------------------------
-  auto clk = tenure::make_clock(settings.node.clock,
-                                settings.node.clock_days_per_second);
-  if (!clk) {
-    std::fprintf(stderr, "tenured: cannot start: %s\n",
-                 tenure::error_message(clk.error()).c_str());
-    return exit_cannot_start;
-  }
-
   // -- notifications and the verifier
   // ------------------------------------------ Checked before anything is
   // opened: a template that cannot render or an unreadable secret stops the
@@ -319,6 +311,53 @@ int run(const flags& fl, const sigset_t& stop_signals) {
                  data_dir.c_str(), ec.message().c_str());
     return exit_cannot_start;
   }
+  // -- clock ------------------------------------------------------------------
+  // A manual or accelerated clock resumes where DATA/clock.json says it was
+  // (nodes/clock_state.hpp): time never goes back across a restart.
+  auto clock_file = (data_dir / "clock.json").string();
+  std::optional<tenure::clock_state> saved_clock;
+  if (settings.node.clock != "system") {
+    auto saved = tenure::read_clock_state(clock_file);
+    if (!saved) {
+      std::fprintf(stderr, "tenured: cannot start: %s\n",
+                   tenure::error_message(saved.error()).c_str());
+      return exit_cannot_start;
+    }
+    saved_clock = std::move(*saved);
+  }
+  auto wall = tenure::system_clock{}.now();
+  auto clk = tenure::make_clock(
+    settings.node.clock, settings.node.clock_days_per_second,
+    tenure::resume_point(settings.node.clock, saved_clock, wall));
+  if (!clk) {
+    std::fprintf(stderr, "tenured: cannot start: %s\n",
+                 tenure::error_message(clk.error()).c_str());
+    return exit_cannot_start;
+  }
+  if (settings.node.clock != "system") {
+    tenure::clock_state st{settings.node.clock,
+                           tenure::to_unix_ms((*clk)->now()),
+                           tenure::to_unix_ms(wall),
+                           settings.node.clock_days_per_second};
+    if (auto err = tenure::write_clock_state(clock_file, st)) {
+      std::fprintf(stderr, "tenured: cannot start: %s\n",
+                   tenure::error_message(err).c_str());
+      return exit_cannot_start;
+    }
+    // Every move of the manual clock is kept (an operator's or a test's
+    // action, rare); a failed write is logged, the move stands.
+    if (auto* manual = dynamic_cast<tenure::manual_clock*>(clk->get()))
+      manual->subscribe([clock_file](tenure::time_point t) {
+        tenure::clock_state now_st{"manual", tenure::to_unix_ms(t),
+                                   tenure::to_unix_ms(
+                                     tenure::system_clock{}.now()),
+                                   0};
+        if (auto err = tenure::write_clock_state(clock_file, now_st))
+          tenure::log::logger{"clock"}.warn("clock state not kept error={}",
+                                            tenure::error_message(err));
+      });
+  }
+
   tenure::storage::store_options store_opts;
   store_opts.path = (data_dir / "db").string();
   store_opts.sync = settings.store.sync;
