@@ -5,8 +5,9 @@
 //
 // Load, from `--clients` threads, each retrying every request with the same
 // Idempotency-Key until it gets a definitive answer:
-// - applications (OSS self-managed and Startups): submit, the program team's
-//   review, the booked code, the redemption;
+// - applications: submit; verification by the external verifier's signed
+//   callback (EDU) or the program team's review (OSS self-managed,
+//   Startups); the booked code; the redemption;
 // - paid subscriptions from billing that end within days, so that their
 //   expiry and grace-period timers come due under the accelerated clock;
 //   half of them get a compliance case (30-day cure deadline), the lapsed
@@ -30,6 +31,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <ctime>
 #include <deque>
 #include <cstdio>
 #include <filesystem>
@@ -151,6 +153,11 @@ public:
   const std::string& data() const {
     return data_;
   }
+  /// Written by the node on its first start.
+  std::string callback_secret() const {
+    return tenure::test::trim(
+      tenure::test::read_file(data_ + "/verifier-callback.secret"));
+  }
 
 private:
   std::string root_;
@@ -202,6 +209,14 @@ public:
     return r;
   }
 
+  /// An unauthenticated POST with its own headers (the verifier's).
+  reply post_raw(const std::string& target, const std::string& body,
+                 httplib::Headers h) {
+    reply r;
+    r.take(cli_.Post(target.c_str(), h, body, "application/json"));
+    return r;
+  }
+
   reply post_csv(const std::string& target, const std::string& csv) {
     reply r;
     r.take(cli_.Post(target.c_str(), auth({}), csv, "text/csv"));
@@ -234,6 +249,8 @@ struct app_work {
   bool reviewed = false; // acknowledged
   std::string code;      // secret
   std::string sub;       // acknowledged redemption
+  std::string event_id;  // the verifier's event
+  size_t deliveries = 0;
   bool failed = false;
 };
 
@@ -270,8 +287,11 @@ struct ledger {
   }
 };
 
-const std::array<const tenure::test::offering*, 2> offerings{
-  &tenure::test::oss_self_managed, &tenure::test::startups_saas};
+// EDU and OSS on SaaS are verified by the external verifier (its signed
+// callback), OSS self-managed and Startups by the program team's review.
+const std::array<const tenure::test::offering*, 3> offerings{
+  &tenure::test::edu_saas, &tenure::test::oss_self_managed,
+  &tenure::test::startups_saas};
 
 /// Domain time of the node, from GET /v1/node.
 std::optional<int64_t> node_now(client& cli) {
@@ -292,7 +312,8 @@ public:
     , l_(l)
     , stop_(stop)
     , rng_(seed)
-    , cli_(n.port(), n.token()) {
+    , cli_(n.port(), n.token())
+    , secret_(n.callback_secret()) {
   }
 
   /// Starts new work until `stop`, then finishes what it started
@@ -383,6 +404,8 @@ private:
         return true;
       }
       case 1: {
+        if (a.o->external)
+          return verify_externally(a);
         auto r = cli_.post("/v1/reviews/" + a.id,
                            json{{"decision", "approve"},
                                 {"reason", "eligible"},
@@ -448,6 +471,46 @@ private:
       }
     }
     return false;
+  }
+
+  /// The verifier's signed callback, once the node has asked it.
+  bool verify_externally(app_work& a) {
+    auto g = cli_.get("/v1/applications/" + a.id);
+    if (retry(g))
+      return false;
+    auto st = g.body.value("state", "");
+    if (st == "awaiting_code" || st == "booked" || st == "redeemed") {
+      a.step = 2; // an earlier delivery applied, its answer lost
+      return true;
+    }
+    if (st != "verifying")
+      return fail(a.failed, "not verifying " + a.id, g), false;
+    if (g.body.value("verification_attempts", 0) < 1)
+      return false;
+    if (a.event_id.empty())
+      a.event_id = "evt-" + a.key;
+    json body{{"event_id", a.event_id},
+              {"application_id", a.id},
+              {"result", "verified"}};
+    // Signed again for every delivery, as the verifier does; the bytes
+    // differ (white space) so that a second delivery within the same second
+    // is not a replay of the first's signature.
+    auto raw = body.dump() + std::string(a.deliveries++, ' ');
+    auto t = std::to_string(static_cast<long long>(std::time(nullptr)));
+    auto sig = "t=" + t
+               + ",v1=" + tenure::test::hmac_sha256_hex(secret_, t + "." + raw);
+    auto r = cli_.post_raw("/v1/verifier/callback", raw,
+                           {{"Tenure-Signature", sig}});
+    if (retry(r))
+      return count_unknown(r);
+    if (r.status == 409 && r.error_code() == "illegal_transition")
+      return false; // applied before: the next read moves on
+    if (r.status != 200 || r.body.value("status", "") != "accepted")
+      return fail(a.failed, "callback " + a.id, r), false;
+    a.reviewed = true;
+    ++l_.acknowledged;
+    a.step = 2;
+    return true;
   }
 
   bool advance(sub_work& s) {
@@ -551,6 +614,7 @@ private:
   std::atomic<bool>& stop_;
   std::mt19937_64 rng_;
   client cli_;
+  std::string secret_;
 };
 
 // -- the checks ---------------------------------------------------------------
@@ -621,7 +685,7 @@ void check(node& n, ledger& l, verdict& v) {
                           + " does not load: " + s.describe());
       }
     }
-  for (auto* p : {"oss", "startups"}) {
+  for (auto* p : {"edu", "oss", "startups"}) {
     auto stock = cli.get(std::string{"/v1/coupons/"} + p + "/stock");
     auto redeemed = stock.body.value("redeemed", -1);
     if (redeemed != static_cast<int>(redeemed_by_program[p]))
@@ -789,7 +853,7 @@ int main(int argc, char** argv) {
   l.tag = random_hex(4);
   {
     client cli{n->port(), n->token()};
-    for (auto* p : {"oss", "startups"}) {
+    for (auto* p : {"edu", "oss", "startups"}) {
       std::string csv;
       for (size_t i = 0; i < codes; ++i)
         csv += std::string{p} + "-CRASH-" + random_hex(8) + "\n";

@@ -29,7 +29,12 @@
 #include <thread>
 #include <vector>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -272,6 +277,11 @@ protected:
     app = last.body;
   }
 
+  /// The verifier's clock: wall time, in seconds.
+  static int64_t wall_secs() {
+    return static_cast<int64_t>(std::time(nullptr));
+  }
+
   /// A signed callback of the verifier, as it would send it.
   reply callback(const json& body, const std::string& secret, int64_t t_secs,
                  const std::string& raw = {}) {
@@ -315,12 +325,10 @@ protected:
   }
 
   /// Delivers the verifier's result for `id`, signed with the node's secret
-  /// at the node's time.
+  /// at the verifier's (wall) time, whatever the node's clock says.
   void deliver_result(const std::string& id, const std::string& result,
                       const std::string& reason, json& app) {
-    int64_t now = 0;
-    ASSERT_NO_FATAL_FAILURE(node_now(now));
-    auto r = callback(callback_body(id, result, reason), secret_, now / 1000);
+    auto r = callback(callback_body(id, result, reason), secret_, wall_secs());
     ASSERT_EQ(r.status, 200) << r.describe();
     EXPECT_EQ(r.body["status"], "accepted") << r.describe();
     EXPECT_EQ(r.body["application"]["id"], id) << r.describe();
@@ -903,9 +911,10 @@ TEST_F(gateway_e2e, forged_stale_and_replayed_callbacks_are_refused) {
            app));
   std::string id = app["id"];
   ASSERT_NO_FATAL_FAILURE(start_external_verification(id));
-  int64_t now = 0;
-  ASSERT_NO_FATAL_FAILURE(node_now(now));
-  auto t = now / 1000;
+  // Signatures are checked against wall time, not the node's manual clock
+  // (which other tests move days ahead): move it past the tolerance.
+  ASSERT_NO_FATAL_FAILURE(advance("1h"));
+  auto t = wall_secs();
   // Forged: signed with another secret.
   auto forged = callback(callback_body(id, "verified"),
                          "not-the-secret-" + random_hex(8), t);
@@ -1119,4 +1128,296 @@ TEST(gateway_e2e_shutdown, sigterm_drains_in_flight_requests) {
     EXPECT_EQ(r.status, 200) << id << ": " << r.describe();
   }
   EXPECT_EQ(again.stop(), 0) << again.proc.err();
+}
+
+// -- abuse of the gateway (issue 7) --------------------------------------------
+//
+// Requests no HTTP client library sends, on raw sockets, against a node with
+// io-timeout 3 s and max-body 1 MiB. Each case failed before the gateway
+// bounded what cpp-httplib 0.11 does not (nodes/gateway.cpp, `connection`
+// and `screen`); bench/abuse_bench measures the same at scale.
+
+namespace {
+
+/// A raw connection to the node.
+class raw_conn {
+public:
+  explicit raw_conn(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    if (fd_ >= 0
+        && ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr))
+             != 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+
+  ~raw_conn() {
+    if (fd_ >= 0)
+      ::close(fd_);
+  }
+
+  bool ok() const {
+    return fd_ >= 0;
+  }
+
+  /// False once the node closed or reset the connection.
+  bool send(const std::string& bytes) {
+    size_t off = 0;
+    while (off < bytes.size()) {
+      auto n = ::send(fd_, bytes.data() + off, bytes.size() - off,
+                      MSG_NOSIGNAL);
+      if (n <= 0)
+        return false;
+      off += static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  /// Whether an answer or the end of the connection is there, within
+  /// `timeout`.
+  bool readable(std::chrono::milliseconds timeout) {
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, static_cast<int>(timeout.count())) > 0;
+  }
+
+  /// The status and body of the node's answer, read until it is whole, the
+  /// node closes or `timeout` passes; status 0 when none came.
+  std::pair<int, json> answer(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::string in;
+    char buf[4096];
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || !readable(left))
+        break;
+      auto n = ::recv(fd_, buf, sizeof(buf), 0);
+      if (n <= 0)
+        break;
+      in.append(buf, static_cast<size_t>(n));
+      auto end = in.find("\r\n\r\n");
+      std::smatch m;
+      static const std::regex len{R"(Content-Length: (\d+))"};
+      auto head = in.substr(0, end == std::string::npos ? 0 : end);
+      if (end != std::string::npos && std::regex_search(head, m, len)
+          && in.size() >= end + 4 + std::stoul(m[1]))
+        break;
+    }
+    if (in.size() < 12 || in.compare(0, 5, "HTTP/") != 0)
+      return {0, nullptr};
+    auto end = in.find("\r\n\r\n");
+    auto body = end == std::string::npos ? std::string{} : in.substr(end + 4);
+    return {std::atoi(in.c_str() + 9), json::parse(body, nullptr, false)};
+  }
+
+private:
+  int fd_ = -1;
+};
+
+std::string error_code_of(const json& body) {
+  if (body.is_object() && body.contains("error") && body["error"].is_object())
+    return body["error"].value("code", "");
+  return {};
+}
+
+class gateway_abuse : public ::testing::Test {
+public:
+  static void SetUpTestSuite() {
+    dir_ = new temp_dir("tenure-gw-abuse");
+    // The shipped configuration, copied whole (its data files resolve next
+    // to it), with a short io-timeout and a small body limit.
+    auto conf_dir = dir_->path() + "/config";
+    std::filesystem::copy(tenure::test::source_dir() + "/config", conf_dir,
+                          std::filesystem::copy_options::recursive);
+    auto conf = read_file(conf_dir + "/tenured.conf");
+    for (auto [from, to] :
+         {std::pair<std::string, std::string>{"io-timeout = \"10s\"",
+                                              "io-timeout = \"3s\""},
+          {"max-body-mib = 8", "max-body-mib = 1"}}) {
+      auto at = conf.find(from);
+      if (at == std::string::npos) {
+        config_error_ = "no '" + from + "' in config/tenured.conf";
+        return;
+      }
+      conf.replace(at, from.size(), to);
+    }
+    tenure::test::write_file(conf_dir + "/tenured.conf", conf);
+    data_ = dir_->path() + "/data";
+    node_ = new tenured_node(data_, {"--clock", "manual"},
+                             conf_dir + "/tenured.conf");
+    if (node_->port > 0)
+      token_ = trim(read_file(data_ + "/admin.token"));
+  }
+
+  static void TearDownTestSuite() {
+    if (node_) {
+      node_->stop();
+      delete node_;
+      node_ = nullptr;
+    }
+    delete dir_;
+    dir_ = nullptr;
+  }
+
+protected:
+  void SetUp() override {
+    ASSERT_TRUE(config_error_.empty()) << config_error_;
+    ASSERT_NE(node_, nullptr);
+    ASSERT_GT(node_->port, 0) << node_->proc.err();
+    ASSERT_FALSE(token_.empty());
+  }
+
+  static std::string post_head(const std::string& target) {
+    return "POST " + target + " HTTP/1.1\r\nHost: test\r\nAuthorization: "
+           + "Bearer " + token_ + "\r\n";
+  }
+
+  static inline temp_dir* dir_ = nullptr;
+  static inline std::string data_;
+  static inline std::string config_error_;
+  static inline tenured_node* node_ = nullptr;
+  static inline std::string token_;
+};
+
+} // namespace
+
+// Slowloris: cpp-httplib's read timeout is per recv(), so a client sending
+// a header byte every 200 ms was never dropped, and 8 of them (the worker
+// count) stopped the node.
+TEST_F(gateway_abuse, a_request_that_trickles_in_is_dropped_after_io_timeout) {
+  raw_conn c{node_->port};
+  ASSERT_TRUE(c.ok());
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c.send("GET /healthz HTTP/1.1\r\nHost: test\r\nX-Slow: "));
+  // Up to 12 s of one byte every 200 ms, or until the node answers.
+  while (std::chrono::steady_clock::now() - start < 12s && !c.readable(200ms))
+    if (!c.send("a"))
+      break;
+  auto waited = std::chrono::steady_clock::now() - start;
+  auto [status, body] = c.answer(2s);
+  EXPECT_EQ(status, 408) << body.dump();
+  EXPECT_EQ(error_code_of(body), "timeout") << body.dump();
+  EXPECT_LT(waited, 6s) << "io-timeout is 3 s";
+  EXPECT_GE(waited, 2500ms) << "dropped before io-timeout";
+}
+
+// cpp-httplib inflated gzip and brotli bodies without any limit: 250 KiB of
+// gzip made 256 MiB of memory, before authentication.
+TEST_F(gateway_abuse, a_compressed_body_is_refused_before_it_is_inflated) {
+  raw_conn c{node_->port};
+  ASSERT_TRUE(c.ok());
+  std::string gz = "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03";
+  gz += std::string(64, '\0');
+  ASSERT_TRUE(c.send(post_head("/v1/applications")
+                     + "Content-Type: application/json\r\nContent-Encoding: "
+                       "gzip\r\nContent-Length: "
+                     + std::to_string(gz.size()) + "\r\n\r\n" + gz));
+  auto [status, body] = c.answer(5s);
+  EXPECT_EQ(status, 415) << body.dump();
+  EXPECT_EQ(error_code_of(body), "unsupported_media_type") << body.dump();
+}
+
+// The body limit applied to Content-Length only: a chunked body was read
+// whole, and a CSV import of 2 MiB went through a 1 MiB limit.
+TEST_F(gateway_abuse, a_chunked_body_over_the_limit_is_refused) {
+  raw_conn c{node_->port};
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c.send(post_head("/v1/coupons/edu/import")
+                     + "Content-Type: text/csv\r\nTransfer-Encoding: "
+                       "chunked\r\n\r\n"));
+  std::string codes;
+  for (int i = 0; codes.size() < 64 * 1024; ++i)
+    codes += "ABUSE-" + std::to_string(1'000'000 + i) + "\n";
+  char size[32];
+  std::snprintf(size, sizeof(size), "%zx\r\n", codes.size());
+  auto chunk = size + codes + "\r\n";
+  for (int i = 0; i < 32; ++i) // 2 MiB
+    if (!c.send(chunk))
+      break;
+  c.send("0\r\n\r\n");
+  auto [status, body] = c.answer(10s);
+  EXPECT_EQ(status, 413) << body.dump();
+  EXPECT_EQ(error_code_of(body), "too_large") << body.dump();
+}
+
+// A body declared larger than the limit is refused at once, not after
+// cpp-httplib read (and dropped) all of its declared length.
+TEST_F(gateway_abuse, a_declared_length_over_the_limit_is_refused_at_once) {
+  raw_conn c{node_->port};
+  ASSERT_TRUE(c.ok());
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c.send(post_head("/v1/applications")
+                     + "Content-Type: application/json\r\nContent-Length: "
+                       "104857600\r\n\r\n{\"program\":"));
+  auto [status, body] = c.answer(10s);
+  EXPECT_EQ(status, 413) << body.dump();
+  EXPECT_EQ(error_code_of(body), "too_large") << body.dump();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1500ms)
+    << "the node waited for the body (io-timeout is 3 s)";
+}
+
+// `curl -X POST` sends neither Content-Length nor a body; cpp-httplib read
+// the "body" until the client closed and answered 400 after io-timeout.
+TEST_F(gateway_abuse, a_post_without_content_length_has_no_body) {
+  raw_conn c{node_->port};
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c.send(post_head("/v1/applications") + "\r\n"));
+  auto [status, body] = c.answer(2s);
+  EXPECT_EQ(status, 422) << body.dump();
+  EXPECT_EQ(error_code_of(body), "invalid_argument") << body.dump();
+}
+
+// cpp-httplib kept any number of header lines (and read each line whole
+// before its 8 KiB check): 4 MiB of headers reached a handler.
+TEST_F(gateway_abuse, headers_larger_than_64_kib_are_refused) {
+  raw_conn c{node_->port};
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c.send("GET /healthz HTTP/1.1\r\nHost: test\r\n"));
+  std::string lines;
+  for (int i = 0; i < 1000; ++i)
+    lines += "X-Abuse: " + std::string(90, 'b') + "\r\n";
+  for (int i = 0; i < 40; ++i) // 4 MiB
+    if (!c.send(lines))
+      break;
+  c.send("\r\n");
+  auto [status, body] = c.answer(5s);
+  EXPECT_EQ(status, 431) << body.dump();
+  EXPECT_EQ(error_code_of(body), "too_large") << body.dump();
+}
+
+// Paths and query strings reach the API's messages ("no route GET /..."),
+// whose JSON encoding refused bytes that are not UTF-8: a 500.
+TEST_F(gateway_abuse, a_target_that_is_not_utf8_is_a_bad_request) {
+  for (std::string target :
+       {"/%FF", "/v1/applications/app_%C3", "/v1/applications?email=%FF"}) {
+    raw_conn c{node_->port};
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(c.send("GET " + target + " HTTP/1.1\r\nHost: test\r\n"
+                       + "Authorization: Bearer " + token_ + "\r\n\r\n"));
+    auto [status, body] = c.answer(5s);
+    EXPECT_EQ(status, 400) << target << ": " << body.dump();
+    EXPECT_EQ(error_code_of(body), "bad_request") << body.dump();
+  }
+}
+
+// Two ways to delimit one body are how requests are smuggled.
+TEST_F(gateway_abuse, ambiguous_framing_is_refused) {
+  for (std::string framing :
+       {"Content-Length: 2\r\nContent-Length: 3\r\n",
+        "Content-Length: 2\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: gzip, chunked\r\n", "Content-Length: 2x\r\n"}) {
+    raw_conn c{node_->port};
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(c.send(post_head("/v1/applications")
+                       + "Content-Type: application/json\r\n" + framing
+                       + "\r\n{}"));
+    auto [status, body] = c.answer(5s);
+    EXPECT_EQ(status, 400) << framing << body.dump();
+    EXPECT_EQ(error_code_of(body), "bad_request") << body.dump();
+  }
 }
