@@ -69,9 +69,10 @@ struct options {
   int clients = 3;
   /// Domain days per real second.
   double rate = 4.0;
-  /// Real time between a restart and the next kill, drawn uniformly.
-  int min_up_ms = 150;
-  int max_up_ms = 1200;
+  /// Acknowledged operations between a restart and the next kill, drawn
+  /// uniformly: the kill lands wherever the other requests are then.
+  int min_acks = 10;
+  int max_acks = 250;
   uint64_t seed = 0;
   std::string keep; // keep the data directory here (for a post-mortem)
 };
@@ -874,12 +875,16 @@ int main(int argc, char** argv) {
       worker w{*n, l, stop, seed};
       w.run(static_cast<size_t>(c));
     });
-  // The kills: at random moments of the load, each followed by a restart.
-  std::uniform_int_distribution<int> up{opt.min_up_ms, opt.max_up_ms};
+  // The kills: at random moments of the load (after a random number of
+  // acknowledged operations), each followed by a restart.
+  std::uniform_int_distribution<int> acks{opt.min_acks, opt.max_acks};
   int kills = 0;
   bool restarted = true;
   for (; kills < opt.kills; ++kills) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(up(rng)));
+    auto target = l.acknowledged.load() + static_cast<size_t>(acks(rng));
+    if (!tenure::test::eventually(
+          [&] { return l.acknowledged.load() >= target; }, 60s))
+      l.problem("no progress for 60 s after restart " + std::to_string(kills));
     n->kill();
     if (!n->start()) {
       restarted = false;
