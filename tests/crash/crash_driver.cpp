@@ -765,6 +765,26 @@ void check(node& n, ledger& l, verdict& v) {
     60s);
   if (!drained)
     v.add(v.other, "the outbox still has pending notifications");
+  auto outbox = cli.get("/v1/outbox");
+  if (outbox.body.value("failed", 0) != 0)
+    v.add(v.other, "the outbox gave up on notifications: " + outbox.describe());
+  // Every entity loads, not only the acknowledged ones: each listing reads
+  // every snapshot of its kind.
+  for (auto* listing :
+       {"/v1/applications", "/v1/subscriptions", "/v1/compliance-cases"}) {
+    std::string cursor;
+    for (int page = 0; page < 1000; ++page) {
+      auto r = cli.get(std::string{listing} + "?limit=500"
+                       + (cursor.empty() ? "" : "&cursor=" + cursor));
+      if (r.status != 200) {
+        v.add(v.lost, std::string{listing} + " does not load: " + r.describe());
+        break;
+      }
+      if (!r.body.contains("next_cursor") || !r.body["next_cursor"].is_string())
+        break;
+      cursor = r.body["next_cursor"].get<std::string>();
+    }
+  }
   std::map<std::string, std::string> seen; // to|template|subject -> file
   namespace fs = std::filesystem;
   std::error_code ec;
