@@ -137,7 +137,9 @@ int status_of(const caf::error& err) {
 api_response json_response(int status, const json& body) {
   api_response r;
   r.status = status;
-  r.body = body.dump();
+  // Replace, not throw: a string that is not valid UTF-8 (an unknown key
+  // cut inside a character, say) must not turn an answer into a 500.
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
   return r;
 }
 
@@ -518,18 +520,27 @@ struct api::impl {
       // nlohmann's message quotes the offending bytes; say where instead,
       // with the reason's last part only.
       std::string what = e.what();
-      auto colon = what.rfind(": ");
-      auto reason = colon == std::string::npos ? std::string{"syntax error"}
-                                               : what.substr(colon + 2);
-      // "last read: '...'" would echo the caller's bytes back.
-      if (auto lr = reason.find("; last read"); lr != std::string::npos)
-        reason.erase(lr);
+      auto col = what.find(": ", what.find("column"));
+      auto reason = col == std::string::npos ? std::string{"syntax error"}
+                                             : what.substr(col + 2);
+      // "last read: '...'" would echo the caller's bytes back (and invalid
+      // UTF-8 with them); what was expected stays.
+      if (auto lr = reason.find("; last read: '"); lr != std::string::npos) {
+        auto ex = reason.rfind("'; expected ");
+        reason = reason.substr(0, lr)
+                 + (ex != std::string::npos && ex > lr ? reason.substr(ex + 1)
+                                                       : std::string{});
+      }
       if (reason.size() > 120)
         reason = reason.substr(0, 120);
       return error_response(400, "bad_request",
                             "body: malformed JSON at "
                               + where(req.body, e.byte > 0 ? e.byte - 1 : 0)
                               + ": " + reason);
+    } catch (const json::exception&) {
+      // out_of_range: a number beyond a double (1e999).
+      return error_response(400, "bad_request",
+                            "body: a number is out of range (beyond 1.7e308)");
     }
     if (!dups.found().empty())
       return error_response(400, "bad_request",

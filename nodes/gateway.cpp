@@ -28,7 +28,7 @@ namespace {
 using steady = std::chrono::steady_clock;
 using hr = httplib::Server::HandlerResponse;
 
-// -- what cpp-httplib 0.11 does not bound --------------------------------------
+// -- what cpp-httplib 0.11 does not bound -------------------------------------
 //
 // cpp-httplib 0.11 (Debian 12) reads requests with limits that leave a node
 // open to a single client:
@@ -72,8 +72,8 @@ enum class fault : uint8_t {
 
 /// A whole milliseconds timeout for poll() until `deadline`, at least 0.
 int poll_ms(steady::time_point deadline) {
-  auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline
-                                                           - steady::now());
+  auto left
+    = std::chrono::ceil<std::chrono::milliseconds>(deadline - steady::now());
   return static_cast<int>(std::max<int64_t>(0, left.count()));
 }
 
@@ -178,8 +178,8 @@ public:
     auto deadline = steady::now() + idle;
     while (listening != INVALID_SOCKET) {
       // Short slices, so that a stopping server is seen within 100 ms.
-      auto slice = std::min(deadline, steady::now()
-                                        + std::chrono::milliseconds(100));
+      auto slice
+        = std::min(deadline, steady::now() + std::chrono::milliseconds(100));
       if (wait_fd(fd_, POLLIN, slice)) {
         char c;
         return ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
@@ -197,6 +197,7 @@ public:
     consumed_ = 0;
     budget_ = max_head_bytes;
     in_body_ = false;
+    linger_ = false;
     fault_ = fault::none;
     close_ = false;
     written_ = 0;
@@ -210,9 +211,10 @@ public:
 
   /// Closes the connection after this request's answer: the request's body
   /// is not read (refused before it), so what follows on the connection is
-  /// not a request.
+  /// not a request. The client may still be sending it: `close` lingers.
   void close_after() {
     close_ = true;
+    linger_ = true;
   }
 
   bool must_close() const {
@@ -235,11 +237,13 @@ public:
     return io_timeout_;
   }
 
-  /// Closes the socket; first, when the request was not read whole, sends
-  /// FIN and drains what the client still sends for up to `linger_time`, so
-  /// that it reads the answer instead of a reset.
+  /// Closes the socket; first, when an answer went out before the request
+  /// was read whole (refused before its body, or too large), sends FIN and
+  /// drains what the client still sends for up to `linger_time`, so that it
+  /// reads the answer instead of a reset. A client too slow for io-timeout
+  /// gets no such grace.
   void close() {
-    if (must_close() && fault_ != fault::io && written_ > 0) {
+    if (linger_ && written_ > 0) {
       ::shutdown(fd_, SHUT_WR);
       auto until = steady::now() + linger_time;
       char buf[16384];
@@ -259,8 +263,8 @@ public:
   }
 
   bool is_writable() const override {
-    auto deadline = write_deadline_ ? *write_deadline_
-                                    : steady::now() + io_timeout_;
+    auto deadline
+      = write_deadline_ ? *write_deadline_ : steady::now() + io_timeout_;
     return wait_fd(fd_, POLLOUT, deadline);
   }
 
@@ -271,6 +275,7 @@ public:
     write_deadline_.reset();
     if (consumed_ >= budget_) {
       fault_ = in_body_ ? fault::body_too_large : fault::head_too_large;
+      linger_ = true;
       return -1;
     }
     if (pos_ == len_) {
@@ -372,6 +377,7 @@ private:
   size_t consumed_ = 0;
   size_t budget_ = max_head_bytes;
   bool in_body_ = false;
+  bool linger_ = false;
   fault fault_ = fault::none;
   bool close_ = false;
   size_t written_ = 0;
@@ -492,15 +498,17 @@ struct gateway::impl {
     res.set_content(std::move(out.body), out.content_type);
   }
 
-  /// Answers `res` with `status` and closes the connection after it: the
-  /// request's body (if any) is not read.
+  /// Answers `res` with `status` without reading the request's body; when
+  /// it has one (`unread_body`), the connection closes after the answer.
   static hr refuse(httplib::Response& res, int status, const char* code,
-                   const std::string& message) {
+                   const std::string& message, bool unread_body = true) {
     res.status = status;
-    res.set_header("Connection", "close");
     res.set_content(error_json(code, message), "application/json");
-    if (current)
-      current->close_after();
+    if (unread_body) {
+      res.set_header("Connection", "close");
+      if (current)
+        current->close_after();
+    }
     return hr::Handled;
   }
 
@@ -518,14 +526,12 @@ struct gateway::impl {
                     "send one Content-Length, or Transfer-Encoding: chunked");
     if (te > 1
         || (te == 1
-            && !iequals(
-              req.get_header_value("Transfer-Encoding"), "chunked")))
+            && !iequals(req.get_header_value("Transfer-Encoding"), "chunked")))
       return refuse(res, 400, "bad_request",
                     "Transfer-Encoding: only chunked is accepted");
     // cpp-httplib inflates these without any limit.
     if (req.has_header("Content-Encoding")
-        && !iequals(
-          req.get_header_value("Content-Encoding"), "identity"))
+        && !iequals(req.get_header_value("Content-Encoding"), "identity"))
       return refuse(res, 415, "unsupported_media_type",
                     "Content-Encoding: send the body uncompressed");
     if (cl == 1) {
@@ -539,8 +545,7 @@ struct gateway::impl {
       if (std::stoull(text) > opts.max_body_bytes)
         return refuse(res, 413, "too_large",
                       "the request body is larger than the node's limit of "
-                        + std::to_string(opts.max_body_bytes >> 20)
-                        + " MiB");
+                        + std::to_string(opts.max_body_bytes >> 20) + " MiB");
     }
     // The target reaches the API's answers (a 404 names the path): it must
     // be text.
@@ -548,14 +553,16 @@ struct gateway::impl {
     for (auto& [k, v] : req.params)
       text = text && valid_utf8(k) && valid_utf8(v);
     if (!text)
-      return refuse(res, 400, "bad_request",
-                    "the request target is not UTF-8 (after percent-decoding)");
+      return refuse(
+        res, 400, "bad_request",
+        "the request target is not UTF-8 (after percent-decoding)",
+        te > 0 || (cl == 1 && req.get_header_value("Content-Length") != "0"));
     // A request with neither header has no body (RFC 9112, 6.3), but
     // cpp-httplib reads a POST's "body" until the client closes: `curl -X
     // POST` waited io-timeout for a 400. Serve it now, bodiless.
     if (cl == 0 && te == 0
-        && (req.method == "POST" || req.method == "PUT"
-            || req.method == "PATCH" || req.method == "DELETE")) {
+        && (req.method == "POST" || req.method == "PUT" || req.method == "PATCH"
+            || req.method == "DELETE")) {
       serve(req, res);
       return hr::Handled;
     }
@@ -631,7 +638,9 @@ gateway::gateway(gateway_options opts, api& app)
     std::string message
       = res.status == 413   ? "the request body is larger than the node's limit"
         : res.status == 414 ? "the request target is longer than 8 KiB"
-                            : "the request could not be read";
+                            : "the request could not be read (a malformed "
+                              "request line, a header line over 8 KiB, or a "
+                              "body cut short)";
     res.set_content(error_json(code, message), "application/json");
   });
 }

@@ -98,6 +98,14 @@ json to_json(const T& x) {
 
 // -- decoding -----------------------------------------------------------------
 
+/// The longest string a request may give any field, in bytes: the longest
+/// text a route takes (a support triage message, 64 KiB). The domain rules
+/// set tighter limits per field; this one bounds the fields they do not
+/// check, which would otherwise be as long as the body (1 MiB) and copied
+/// into every event, snapshot, outbox row and mail of their entity (a 1 MB
+/// website cost a node ~21 MiB of memory per application, abuse_bench).
+constexpr size_t max_string_bytes = 64 * 1024;
+
 inline std::string join_path(const std::string& path, std::string_view key) {
   return path.empty() ? std::string{key} : path + "." + std::string{key};
 }
@@ -146,6 +154,9 @@ caf::error value_from_json(const json& in, T& x, const std::string& path) {
   } else if constexpr (std::is_same_v<T, std::string>) {
     if (!in.is_string())
       return bad(path, "expected a string");
+    if (in.get_ref<const std::string&>().size() > max_string_bytes)
+      return bad(path,
+                 "longer than " + std::to_string(max_string_bytes) + " bytes");
     x = in.get<std::string>();
   } else if constexpr (std::is_same_v<T, time_point>) {
     if (in.is_null()) {
@@ -217,6 +228,10 @@ inline caf::error container_from_json(const json& in,
   for (auto& [k, v] : in.items()) {
     if (!v.is_string())
       return bad(join_path(path, k), "expected a string");
+    if (k.size() > max_string_bytes
+        || v.get_ref<const std::string&>().size() > max_string_bytes)
+      return bad(join_path(path, k.substr(0, 64)),
+                 "longer than " + std::to_string(max_string_bytes) + " bytes");
     xs[k] = v.get<std::string>();
   }
   return caf::none;
@@ -229,7 +244,11 @@ caf::error from_json(const json& in, T& x, const std::string& path) {
   if (!in.is_object())
     return bad(path, "expected an object");
   auto fs = T::fields(x);
-  for (auto& [key, value] : in.items()) {
+  for (auto& item : in.items()) {
+    // Named references, not a structured binding: clang before 16 cannot
+    // capture a binding in the lambda below (the fuzz build uses clang 14).
+    const std::string& key = item.key();
+    const json& value = item.value();
     bool known = false;
     caf::error err;
     std::apply(

@@ -104,6 +104,24 @@ TEST(json_codec, enums_ids_and_times_are_checked) {
   EXPECT_EQ(to_iso8601(s.end), "2027-01-31T00:00:00.000Z");
 }
 
+// Issue 7 (abuse_bench): a 1 MB organisation.website was accepted, since no
+// domain rule checks its length, and cost the node ~21 MiB per application.
+TEST(json_codec, strings_longer_than_the_limit_are_refused_by_path) {
+  application app;
+  auto at_limit = std::string(json_codec::max_string_bytes, 'a');
+  json body{{"organisation", {{"website", at_limit}}}};
+  ASSERT_FALSE(from_json(body, app)) << "a string at the limit is refused";
+  EXPECT_EQ(app.organisation.website.size(), json_codec::max_string_bytes);
+  body["organisation"]["website"] = at_limit + "a";
+  auto err = from_json(body, app);
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err, errc::invalid_argument);
+  EXPECT_EQ(message_of(err), "organisation.website: longer than 65536 bytes");
+  err = from_json(
+    json{{"startup", {{"funding_stage", std::string(1'000'000, 'x')}}}}, app);
+  EXPECT_EQ(message_of(err), "startup.funding_stage: longer than 65536 bytes");
+}
+
 TEST(json_codec,
      a_refused_request_leaves_earlier_fields_but_reports_the_first_error) {
   application app;
