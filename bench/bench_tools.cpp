@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
@@ -35,7 +36,7 @@ std::vector<pid_t> children_alive;
 
 } // namespace
 
-// -- options -----------------------------------------------------------------
+// -- options ------------------------------------------------------------------
 
 options::options(int seconds)
   : seconds(seconds)
@@ -111,7 +112,13 @@ void start_signal_thread(std::string program) {
 // -- child processes
 // -------------------------------------------------------------
 
-child::child(std::vector<std::string> argv) {
+child::child(std::vector<std::string> argv, std::string log) {
+  if (!log.empty()) {
+    log_fd_
+      = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (log_fd_ < 0)
+      throw std::runtime_error("cannot open " + log);
+  }
   std::vector<char*> args;
   for (auto& a : argv)
     args.push_back(a.data());
@@ -149,6 +156,8 @@ child::~child() {
   }
   if (reader_.joinable())
     reader_.join();
+  if (log_fd_ >= 0)
+    ::close(log_fd_);
 }
 
 std::string child::output() const {
@@ -224,6 +233,8 @@ void child::read_loop(int fd) {
       cv_.notify_all();
       break;
     }
+    if (log_fd_ >= 0 && ::write(log_fd_, buf, static_cast<size_t>(n)) != n)
+      std::fprintf(stderr, "child: cannot write its log\n");
     out_.append(buf, static_cast<size_t>(n));
     // Keep the start (the banner lines) and the recent end.
     if (out_.size() > (1u << 20))
@@ -231,6 +242,137 @@ void child::read_loop(int fd) {
     cv_.notify_all();
   }
   ::close(fd);
+}
+
+// -- configuration
+// ---------------------------------------------------------------
+
+std::string rewrite_conf(const std::string& text, const std::string& conf_dir,
+                         std::map<std::string, std::string> overrides) {
+  static const std::regex open{R"(^\s*([A-Za-z0-9_-]+)\s*\{\s*(;.*)?$)"};
+  static const std::regex close{R"(^\s*\}\s*(;.*)?$)"};
+  static const std::regex assign{R"(^(\s*)([A-Za-z0-9_-]+)\s*=\s*(.*)$)"};
+  static const std::regex quoted{R"(^"([^"]*)\"\s*(;.*)?$)"};
+  std::vector<std::string> path;
+  auto joined = [&] {
+    std::string s;
+    for (auto& p : path)
+      s += (s.empty() ? "" : ".") + p;
+    return s;
+  };
+  // Emits the overrides under `prefix` not applied yet, as nested groups.
+  auto emit_missing = [&](const std::string& prefix, const std::string& indent,
+                          std::ostringstream& out) {
+    std::map<std::string, std::vector<std::pair<std::string, std::string>>>
+      by_group;
+    for (auto it = overrides.begin(); it != overrides.end();) {
+      auto& full = it->first;
+      if (prefix.empty()
+          || full.compare(0, prefix.size() + 1, prefix + ".") == 0) {
+        auto rest = prefix.empty() ? full : full.substr(prefix.size() + 1);
+        auto dot = rest.rfind('.');
+        auto group = dot == std::string::npos ? "" : rest.substr(0, dot);
+        auto key = dot == std::string::npos ? rest : rest.substr(dot + 1);
+        by_group[group].emplace_back(key, it->second);
+        it = overrides.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto& [group, keys] : by_group) {
+      std::vector<std::string> parts;
+      std::stringstream ss{group};
+      for (std::string p; std::getline(ss, p, '.');)
+        if (!p.empty())
+          parts.push_back(p);
+      std::string ind = indent;
+      for (auto& p : parts) {
+        out << ind << p << " {\n";
+        ind += "  ";
+      }
+      for (auto& [k, v] : keys)
+        out << ind << k << " = " << v << "\n";
+      for (size_t i = parts.size(); i > 0; --i) {
+        ind.resize(ind.size() - 2);
+        out << ind << "}\n";
+      }
+    }
+  };
+  std::ostringstream out;
+  std::stringstream in{text};
+  bool skipping_list = false;
+  std::smatch m;
+  for (std::string line; std::getline(in, line);) {
+    if (skipping_list) {
+      // The rest of a multi-line list whose key was replaced.
+      if (line.find(']') != std::string::npos)
+        skipping_list = false;
+      continue;
+    }
+    if (std::regex_match(line, m, open)) {
+      path.push_back(m[1]);
+      out << line << "\n";
+    } else if (std::regex_match(line, m, close)) {
+      auto indent = std::string(2 * path.size(), ' ');
+      if (!path.empty())
+        emit_missing(joined(), indent, out);
+      if (!path.empty())
+        path.pop_back();
+      out << line << "\n";
+    } else if (std::regex_match(line, m, assign)) {
+      std::string indent = m[1];
+      std::string key = m[2];
+      std::string value = m[3];
+      auto full = joined() + (path.empty() ? "" : ".") + key;
+      if (auto it = overrides.find(full); it != overrides.end()) {
+        if (value.find('[') != std::string::npos
+            && value.find(']') == std::string::npos)
+          skipping_list = true;
+        out << indent << key << " = " << it->second << "\n";
+        overrides.erase(it);
+      } else if (joined() == "tenure.data" && std::regex_match(value, m, quoted)
+                 && !std::string{m[1]}.empty() && m.str(1)[0] != '/') {
+        out << indent << key << " = \"" << conf_dir << "/" << m.str(1)
+            << "\"\n";
+      } else {
+        out << line << "\n";
+      }
+    } else {
+      out << line << "\n";
+    }
+  }
+  emit_missing("", "", out);
+  return out.str();
+}
+
+std::string conf_dir_of(const std::string& conf) {
+  return std::filesystem::absolute(conf)
+    .parent_path()
+    .lexically_normal()
+    .string();
+}
+
+// -- memory of a process
+// ---------------------------------------------------------
+
+memory memory_of(pid_t pid) {
+  memory m;
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0)
+      m.rss_kib = std::strtoull(line.c_str() + 6, nullptr, 10);
+    else if (line.rfind("VmHWM:", 0) == 0)
+      m.hwm_kib = std::strtoull(line.c_str() + 6, nullptr, 10);
+  }
+  return m;
+}
+
+bool reset_peak(pid_t pid) {
+  std::ofstream out{"/proc/" + std::to_string(pid) + "/clear_refs"};
+  out << "5";
+  out.flush();
+  return static_cast<bool>(out);
 }
 
 // -- wrk

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -13,15 +14,16 @@
 
 #include <httplib.h>
 
-/// What the benchmarks that drive real tenured nodes under wrk share
-/// (http_bench, cluster_bench): child processes, wrk runs and their figures,
-/// the wrk scripts and the application they submit, the temporary directory,
-/// free ports and the formatting of the tables.
+/// What the benchmarks that drive real tenured nodes share (http_bench,
+/// cluster_bench, abuse_bench): child processes, wrk runs and their figures,
+/// the wrk scripts and the application they submit, configuration copies,
+/// the temporary directory, free ports, the memory of a process and the
+/// formatting of the tables.
 namespace tenure::bench {
 
 using steady = std::chrono::steady_clock;
 
-// -- options -----------------------------------------------------------------
+// -- options ------------------------------------------------------------------
 
 /// The options http_bench and cluster_bench share.
 struct options {
@@ -76,8 +78,15 @@ void start_signal_thread(std::string program);
 /// and by the destructor if still running.
 class child {
 public:
-  /// Starts `argv[0]` with `argv`. Precondition: `argv` non-empty.
-  explicit child(std::vector<std::string> argv);
+  /// Starts `argv[0]` with `argv`. Precondition: `argv` non-empty. With a
+  /// `log` path, everything the child prints is also appended to that file
+  /// whole (`output()` keeps only the start and the recent end).
+  explicit child(std::vector<std::string> argv, std::string log = {});
+
+  /// The child's process id.
+  pid_t pid() const {
+    return pid_;
+  }
 
   ~child();
 
@@ -106,6 +115,7 @@ private:
   void read_loop(int fd);
 
   pid_t pid_ = -1;
+  int log_fd_ = -1;
   bool reaped_ = false;
   int code_ = 0;
   mutable std::mutex mtx_;
@@ -114,6 +124,38 @@ private:
   bool eof_ = false;
   std::thread reader_;
 };
+
+// -- configuration
+// ---------------------------------------------------------------
+
+/// Sets keys of a CAF config file (`group { key = value }` one per line, as
+/// config/tenured.conf is written): replaces the value of each key in
+/// `overrides` ("tenure.gateway.keys-file" -> "\"/abs\""), adds the keys and
+/// groups that are missing, and makes the relative file names of
+/// tenure.data absolute against `conf_dir` (the copy lives elsewhere).
+std::string rewrite_conf(const std::string& text, const std::string& conf_dir,
+                         std::map<std::string, std::string> overrides);
+
+/// The absolute directory of the configuration file `conf`.
+std::string conf_dir_of(const std::string& conf);
+
+// -- memory of a process
+// ---------------------------------------------------------
+
+/// Resident memory of a process from /proc/PID/status, in KiB.
+struct memory {
+  /// VmRSS: resident now.
+  size_t rss_kib = 0;
+  /// VmHWM: the peak of VmRSS since the start or `reset_peak`.
+  size_t hwm_kib = 0;
+};
+
+/// The memory of `pid`; zeros when it cannot be read (the process is gone).
+memory memory_of(pid_t pid);
+
+/// Resets the peak (VmHWM) of `pid` to its current RSS (writes 5 to
+/// /proc/PID/clear_refs, Linux 4.0+); false when the kernel refused.
+bool reset_peak(pid_t pid);
 
 // -- wrk
 // -------------------------------------------------------------------------

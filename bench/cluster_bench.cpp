@@ -3,7 +3,7 @@
 //
 //   cluster_bench [--seconds N] [--connections C] [--wrk-threads T]
 //                 [--rounds R] [--nodes 2|3] [--tenured PATH]
-//                 [--config FILE] [--wrk PATH] [--keep]
+//                 [--config FILE] [--wrk PATH] [--keep] [--summary FILE]
 //
 // Defaults: 3 s per wrk run, 8 connections, 2 wrk threads, 2 rounds, 2
 // nodes: 8 wrk runs, about 30 s in all.
@@ -61,6 +61,7 @@
 
 #include "actors/ownership.hpp"
 #include "bench/bench_tools.hpp"
+#include "bench/summary.hpp"
 
 using namespace std::chrono_literals;
 using namespace tenure::bench;
@@ -129,111 +130,6 @@ std::string post_script(const std::string& token, int run, int threads,
 /// says so in wrk's output).
 bool keys_wrapped(const wrk_result& r) {
   return r.raw.find("cluster_bench: keys wrapped") != std::string::npos;
-}
-
-// -- configuration ------------------------------------------------------------
-
-/// Sets keys of a CAF config file (`group { key = value }` one per line, as
-/// config/tenured.conf is written): replaces the value of each key in
-/// `overrides` ("tenure.gateway.keys-file" -> "\"/abs\""), adds the keys and
-/// groups that are missing, and makes the relative file names of
-/// tenure.data absolute against `conf_dir` (the copy lives elsewhere).
-std::string rewrite_conf(const std::string& text, const std::string& conf_dir,
-                         std::map<std::string, std::string> overrides) {
-  static const std::regex open{R"(^\s*([A-Za-z0-9_-]+)\s*\{\s*(;.*)?$)"};
-  static const std::regex close{R"(^\s*\}\s*(;.*)?$)"};
-  static const std::regex assign{R"(^(\s*)([A-Za-z0-9_-]+)\s*=\s*(.*)$)"};
-  static const std::regex quoted{R"(^"([^"]*)\"\s*(;.*)?$)"};
-  std::vector<std::string> path;
-  auto joined = [&] {
-    std::string s;
-    for (auto& p : path)
-      s += (s.empty() ? "" : ".") + p;
-    return s;
-  };
-  // Emits the overrides under `prefix` not applied yet, as nested groups.
-  auto emit_missing = [&](const std::string& prefix, const std::string& indent,
-                          std::ostringstream& out) {
-    std::map<std::string, std::vector<std::pair<std::string, std::string>>>
-      by_group;
-    for (auto it = overrides.begin(); it != overrides.end();) {
-      auto& full = it->first;
-      if (prefix.empty()
-          || full.compare(0, prefix.size() + 1, prefix + ".") == 0) {
-        auto rest = prefix.empty() ? full : full.substr(prefix.size() + 1);
-        auto dot = rest.rfind('.');
-        auto group = dot == std::string::npos ? "" : rest.substr(0, dot);
-        auto key = dot == std::string::npos ? rest : rest.substr(dot + 1);
-        by_group[group].emplace_back(key, it->second);
-        it = overrides.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    for (auto& [group, keys] : by_group) {
-      std::vector<std::string> parts;
-      std::stringstream ss{group};
-      for (std::string p; std::getline(ss, p, '.');)
-        if (!p.empty())
-          parts.push_back(p);
-      std::string ind = indent;
-      for (auto& p : parts) {
-        out << ind << p << " {\n";
-        ind += "  ";
-      }
-      for (auto& [k, v] : keys)
-        out << ind << k << " = " << v << "\n";
-      for (size_t i = parts.size(); i > 0; --i) {
-        ind.resize(ind.size() - 2);
-        out << ind << "}\n";
-      }
-    }
-  };
-  std::ostringstream out;
-  std::stringstream in{text};
-  bool skipping_list = false;
-  std::smatch m;
-  for (std::string line; std::getline(in, line);) {
-    if (skipping_list) {
-      // The rest of a multi-line list whose key was replaced.
-      if (line.find(']') != std::string::npos)
-        skipping_list = false;
-      continue;
-    }
-    if (std::regex_match(line, m, open)) {
-      path.push_back(m[1]);
-      out << line << "\n";
-    } else if (std::regex_match(line, m, close)) {
-      auto indent = std::string(2 * path.size(), ' ');
-      if (!path.empty())
-        emit_missing(joined(), indent, out);
-      if (!path.empty())
-        path.pop_back();
-      out << line << "\n";
-    } else if (std::regex_match(line, m, assign)) {
-      std::string indent = m[1];
-      std::string key = m[2];
-      std::string value = m[3];
-      auto full = joined() + (path.empty() ? "" : ".") + key;
-      if (auto it = overrides.find(full); it != overrides.end()) {
-        if (value.find('[') != std::string::npos
-            && value.find(']') == std::string::npos)
-          skipping_list = true;
-        out << indent << key << " = " << it->second << "\n";
-        overrides.erase(it);
-      } else if (joined() == "tenure.data" && std::regex_match(value, m, quoted)
-                 && !std::string{m[1]}.empty() && m.str(1)[0] != '/') {
-        out << indent << key << " = \"" << conf_dir << "/" << m.str(1)
-            << "\"\n";
-      } else {
-        out << line << "\n";
-      }
-    } else {
-      out << line << "\n";
-    }
-  }
-  emit_missing("", "", out);
-  return out.str();
 }
 
 // -- helpers ------------------------------------------------------------------
@@ -330,6 +226,7 @@ int main(int argc, char** argv) {
   int connections = 8;
   int node_count = 2;
   int rounds = 2;
+  summary sum;
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
     if (flag == "--keep") {
@@ -341,7 +238,10 @@ int main(int argc, char** argv) {
       return 2;
     }
     std::string value = argv[++i];
-    if (flag == "--connections") {
+    if (flag == "--summary") {
+      if (!sum.open(value))
+        return 2;
+    } else if (flag == "--connections") {
       connections = std::max(1, std::atoi(value.c_str()));
     } else if (flag == "--rounds") {
       rounds = std::max(1, std::atoi(value.c_str()));
@@ -358,7 +258,8 @@ int main(int argc, char** argv) {
       stderr,
       "usage: cluster_bench [--seconds N] [--connections C] "
       "[--wrk-threads T] [--rounds R] [--nodes 2|3] [--tenured PATH] "
-      "[--config FILE] [--wrk PATH] [--keep]\n(needs %s, %s and "
+      "[--config FILE] [--wrk PATH] [--keep] [--summary FILE]\n(needs %s, "
+      "%s and "
       "%s)\n",
       opt.wrk.c_str(), opt.tenured.c_str(), opt.conf.c_str());
     return 2;
@@ -704,6 +605,14 @@ int main(int argc, char** argv) {
                 errors(r.forwarded).c_str());
     if (rounds > 1)
       notes.push_back(name + ": ratio per round " + per_round);
+    sum.add(
+      "cluster_bench: " + name + ", " + std::to_string(node_count)
+        + " nodes, -c" + std::to_string(connections) + ", forwarded req/s",
+      summary::num("%.0f", med(r.forwarded, &wrk_result::rps)) + " (p99 "
+        + fmt_us(med(r.forwarded, &wrk_result::p99_us)) + ")",
+      summary::num("%.0f", med(r.local, &wrk_result::rps)) + " local (p99 "
+        + fmt_us(med(r.local, &wrk_result::p99_us)) + ")",
+      ratios.empty() ? "-" : summary::num("%.2f", median(ratios)));
   }
   std::printf("\n");
   for (auto& n : notes)

@@ -2,6 +2,7 @@
 //
 //   http_bench [--seconds N] [--connections 8,64] [--wrk-threads T]
 //              [--tenured PATH] [--config FILE] [--wrk PATH]
+//              [--summary FILE]
 //
 // Starts the real tenured (manual clock, a temporary data dir, free ports),
 // submits one EDU university application (POST /v1/applications) and reads
@@ -46,6 +47,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/bench_tools.hpp"
+#include "bench/summary.hpp"
 
 using namespace std::chrono_literals;
 using namespace tenure::bench;
@@ -177,10 +179,14 @@ std::string trim(std::string s) {
 int main(int argc, char** argv) {
   options opt{10};
   std::vector<int> connections{8, 64};
+  summary sum;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     std::string value = argv[i + 1];
-    if (flag == "--connections") {
+    if (flag == "--summary") {
+      if (!sum.open(value))
+        return 2;
+    } else if (flag == "--connections") {
       connections.clear();
       std::stringstream ss{value};
       for (std::string item; std::getline(ss, item, ',');)
@@ -194,7 +200,7 @@ int main(int argc, char** argv) {
   if (connections.empty() || !opt.runnable()) {
     std::fprintf(stderr,
                  "usage: http_bench [--seconds N] [--connections "
-                 "8,64] (needs %s and %s)\n",
+                 "8,64] [--summary FILE] (needs %s and %s)\n",
                  opt.wrk.c_str(), opt.tenured.c_str());
     return 2;
   }
@@ -321,6 +327,13 @@ int main(int argc, char** argv) {
                 fmt_us(r.base.p50_us).c_str(), fmt_us(r.base.p99_us).c_str(),
                 r.base.rps > 0 ? r.node.rps / r.base.rps : 0.0,
                 fmt_errors(r.node).c_str());
+    sum.add("http_bench: " + std::string{r.workload == "get" ? "GET" : "submit"}
+              + " -c" + std::to_string(r.connections) + " req/s (tenured)",
+            summary::num("%.0f", r.node.rps) + " (p99 " + fmt_us(r.node.p99_us)
+              + ", errors " + fmt_errors(r.node) + ")",
+            summary::num("%.0f", r.base.rps) + " (bare cpp-httplib, p99 "
+              + fmt_us(r.base.p99_us) + ")",
+            summary::ratio(r.node.rps, r.base.rps));
   }
   if (std::any_of(connections.begin(), connections.end(),
                   [&](int c) { return static_cast<size_t>(c) > threads; }))

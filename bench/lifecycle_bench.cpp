@@ -1,7 +1,7 @@
 // lifecycle_bench: full application lifecycles per second on one node.
 //
 //   lifecycle_bench [--count N] [--inflight K] [--dir DIR] [--stored M]
-//                   [--import C]
+//                   [--import C] [--summary FILE]
 //
 // One lifecycle is stage 0-3 of seed 001 through the real actors on a
 // RocksDB store with synced (durable) commits: submit -> verified -> booked
@@ -44,6 +44,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "actors/atoms.hpp"
+#include "bench/summary.hpp"
 #include "actors/coupon_pool.hpp"
 #include "actors/entity_io.hpp"
 #include "actors/log.hpp"
@@ -330,8 +331,12 @@ int main(int argc, char** argv) {
   size_t stored = 0;
   size_t import_codes = 0;
   std::string base = std::filesystem::temp_directory_path().string();
+  tenure::bench::summary sum;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--count") == 0)
+    if (std::strcmp(argv[i], "--summary") == 0) {
+      if (!sum.open(argv[i + 1]))
+        return 2;
+    } else if (std::strcmp(argv[i], "--count") == 0)
       count = std::strtoul(argv[i + 1], nullptr, 10);
     else if (std::strcmp(argv[i], "--inflight") == 0)
       inflight = std::strtoul(argv[i + 1], nullptr, 10);
@@ -415,5 +420,14 @@ int main(int argc, char** argv) {
   std::printf("| raw store commits of the same count and size, %zu in "
               "flight | - | %.0f | 1.00 |\n",
               inflight, raw);
+  using tenure::bench::summary;
+  sum.add("lifecycle_bench: full lifecycles/s (submit, verify, book, redeem; "
+          "5 commits each), "
+            + std::to_string(count) + " with " + std::to_string(inflight)
+            + " in flight",
+          summary::num("%.0f", lifecycles)
+            + summary::num(" (%.0f commits/s)", lifecycles * 5),
+          summary::num("%.0f raw store commits/s", raw),
+          summary::ratio(lifecycles * 5, raw));
   return 0;
 }

@@ -1,7 +1,7 @@
 // store_bench: durable commits per second of a typical command batch.
 //
 //   store_bench [--seconds N] [--dir DIR] [--threads 1,8,64]
-//               [--cells raw,store,ceiling,nosync,async]
+//               [--cells raw,store,ceiling,nosync,async] [--summary FILE]
 //
 // One commit is what one command of an entity writes: a snapshot (~400 B,
 // version-checked), 1 or 2 events (~150 B), one timer (rescheduled: the
@@ -42,6 +42,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include "bench/summary.hpp"
 #include "messages/errc.hpp"
 #include "messages/id.hpp"
 #include "storage/batch.hpp"
@@ -367,6 +368,7 @@ int main(int argc, char** argv) {
   std::optional<std::string> base;
   std::vector<size_t> thread_counts{1, 8, 64};
   std::string cells = "raw,store,ceiling,nosync,async";
+  tenure::bench::summary sum;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--seconds" && i + 1 < argc) {
@@ -379,10 +381,14 @@ int main(int argc, char** argv) {
         thread_counts.push_back(std::strtoull(x.c_str(), nullptr, 10));
     } else if (arg == "--cells" && i + 1 < argc) {
       cells = argv[++i];
+    } else if (arg == "--summary" && i + 1 < argc) {
+      if (!sum.open(argv[++i]))
+        return 64;
     } else {
       std::fprintf(stderr, "usage: store_bench [--seconds N] [--dir DIR] "
                            "[--threads 1,8,64] "
-                           "[--cells raw,store,ceiling,nosync,async]\n");
+                           "[--cells raw,store,ceiling,nosync,async] "
+                           "[--summary FILE]\n");
       return arg == "--help" ? 0 : 64;
     }
   }
@@ -470,6 +476,14 @@ int main(int argc, char** argv) {
                "|\n",
                r.name, r.threads, r.rate(), vs, ms(r.percentile(0.5)),
                ms(r.percentile(0.99)), group);
+    if (r.name.rfind("raw", 0) != 0)
+      sum.add(
+        fmt::format("store_bench: {}, {} threads, commits/s", r.name,
+                    r.threads),
+        fmt::format("{:.0f} (p99 {} ms)", r.rate(), ms(r.percentile(0.99))),
+        fmt::format("{:.0f} (raw RocksDB, {} threads)", base_rate,
+                    base_threads),
+        tenure::bench::summary::ratio(r.rate(), base_rate));
   }
   fmt::print("\nvs raw: against plain RocksDB (sync, one WriteBatch per "
              "commit) at the thread count in parentheses, same run.\n"

@@ -1,6 +1,7 @@
 // timer_bench: durable timers on one node.
 //
 //   timer_bench [--pending N] [--due N] [--lateness N] [--dir DIR]
+//               [--summary FILE]
 //
 // Durable timers are rows of the store; a `timer_supervisor` (one per owner)
 // reads the due ones in batches and sends `(fire_atom, timer)` to a target
@@ -62,6 +63,7 @@
 #include "actors/clock.hpp"
 #include "actors/log.hpp"
 #include "actors/timer_supervisor.hpp"
+#include "bench/summary.hpp"
 #include "messages/errc.hpp"
 #include "messages/id.hpp"
 #include "messages/type_ids.hpp"
@@ -91,7 +93,7 @@ constexpr auto lateness_lead = std::chrono::milliseconds(100);
 void usage(std::FILE* out) {
   std::fprintf(out,
                "usage: timer_bench [--pending N] [--due N] [--lateness N] "
-               "[--dir DIR]\n"
+               "[--dir DIR] [--summary FILE]\n"
                "  --pending N   timers pending 30 days out, memory measured "
                "at N/4, N/2, N\n"
                "                (default 1000000)\n"
@@ -102,6 +104,8 @@ void usage(std::FILE* out) {
                "  --dir DIR     where the store's directory "
                "timer_bench-<pid> is made and\n"
                "                removed (default: the temp dir)\n"
+               "  --summary F   append the table's rows to F, tab-separated "
+               "(scripts/bench)\n"
                "  --help        this text\n");
 }
 
@@ -775,6 +779,7 @@ int main(int argc, char** argv) {
   size_t due_count = 100'000;
   size_t late_count = 2000;
   std::string base = std::filesystem::temp_directory_path().string();
+  tenure::bench::summary sum;
   for (int i = 1; i < argc; ++i) {
     auto arg = argv[i];
     if (std::strcmp(arg, "--help") == 0 || std::strcmp(arg, "-h") == 0) {
@@ -794,7 +799,10 @@ int main(int argc, char** argv) {
       late_count = std::strtoul(value, nullptr, 10);
     else if (std::strcmp(arg, "--dir") == 0)
       base = value;
-    else {
+    else if (std::strcmp(arg, "--summary") == 0) {
+      if (!sum.open(value))
+        return 2;
+    } else {
       usage(stderr);
       return 2;
     }
@@ -814,9 +822,12 @@ int main(int argc, char** argv) {
   std::vector<row> rows;
   auto rc = run(guard.dir, pending, due_count, late_count, rows);
   std::printf("| metric | figure | baseline | ratio |\n|---|--:|--:|--:|\n");
-  for (auto& r : rows)
+  for (auto& r : rows) {
     std::printf("| %s | %s | %s | %s |\n", r.metric.c_str(), r.figure.c_str(),
                 r.baseline.c_str(), r.ratio.c_str());
+    sum.add("timer_bench: " + r.metric.substr(r.metric.find_first_not_of(' ')),
+            r.figure, r.baseline, r.ratio);
+  }
   std::printf("\nSynced commits throughout. RSS from /proc/self/statm. The "
               "supervisor keeps only in-flight timers in memory; growth of "
               "RSS with pending timers is RocksDB's memtables and block "
