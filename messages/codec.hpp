@@ -25,7 +25,8 @@
 /// - A `_v` above the build's `schema_version` is refused with
 ///   `errc::schema_too_new`, because rewriting it would drop what we cannot
 ///   read.
-/// - Enums are stored by name, times as Unix milliseconds.
+/// - Enums are stored by name, times as Unix milliseconds (within
+///   +-8.64e15, see `codec_detail::max_stored_ms`; beyond is corrupt data).
 ///
 /// Decoding treats bytes as untrusted: sizes, element counts and depth are
 /// capped before anything is allocated, and every failure is an error value
@@ -149,6 +150,12 @@ struct path_guard {
       c.path.resize(old_size);
   }
 };
+
+/// Stored times and durations lie within +-8.64e15 ms (+-100,000,000 days,
+/// the range of ECMAScript's Date): far beyond any date the domain makes,
+/// and far enough from int64's ends that adding the domain's durations to
+/// them or rendering them as calendar dates cannot overflow.
+constexpr int64_t max_stored_ms = 8'640'000'000'000'000;
 
 inline bool read_str(const msgpack::object& o, std::string_view& out) {
   if (o.type != msgpack::type::STR)
@@ -282,12 +289,16 @@ bool unpack_value(const msgpack::object& o, T& x, cursor& c) {
     int64_t ms = 0;
     if (!unpack_int(o, ms, c))
       return false;
+    if (ms < -max_stored_ms || ms > max_stored_ms)
+      return c.fail("time out of range");
     x = from_unix_ms(ms);
     return true;
   } else if constexpr (std::is_same_v<T, duration>) {
     int64_t ms = 0;
     if (!unpack_int(o, ms, c))
       return false;
+    if (ms < -max_stored_ms || ms > max_stored_ms)
+      return c.fail("duration out of range");
     x = duration{ms};
     return true;
   } else if constexpr (std::is_same_v<T, std::string>) {

@@ -104,8 +104,18 @@ public:
     if (!in)
       return fail("", "cannot open the file");
     std::string text{std::istreambuf_iterator<char>{in}, {}};
-    if (auto bad = parse_config_json(text, out))
-      return fail(bad->path, bad->what);
+    try {
+      if (auto bad = parse_config_json(text, out))
+        return fail(bad->path, bad->what);
+    } catch (const json::exception& e) {
+      // parse_config_json answers parse_error only; nlohmann throws
+      // out_of_range (406) for a number no double holds (`1e999`), which is
+      // malformed JSON just the same.
+      std::string what = e.what();
+      if (auto pos = what.find("] "); pos != std::string::npos)
+        what.erase(0, pos + 2);
+      return fail("", "malformed JSON: " + what);
+    }
     return true;
   }
 

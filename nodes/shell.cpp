@@ -44,6 +44,43 @@ bool starts_with(const std::string& text, const std::string& prefix) {
   return text.compare(0, prefix.size(), prefix) == 0;
 }
 
+/// Whether `text` is well-formed UTF-8 (RFC 3629: no overlong forms, no
+/// surrogates, nothing above U+10FFFF), which JSON bodies must be.
+bool valid_utf8(const std::string& text) {
+  size_t i = 0;
+  auto cont = [&](size_t k, unsigned char lo = 0x80, unsigned char hi = 0xbf) {
+    if (i + k >= text.size())
+      return false;
+    auto c = static_cast<unsigned char>(text[i + k]);
+    return c >= lo && c <= hi;
+  };
+  while (i < text.size()) {
+    auto c = static_cast<unsigned char>(text[i]);
+    size_t n = 0;
+    if (c < 0x80)
+      n = 1;
+    else if (c >= 0xc2 && c <= 0xdf && cont(1))
+      n = 2;
+    else if (c == 0xe0 && cont(1, 0xa0) && cont(2))
+      n = 3;
+    else if (((c >= 0xe1 && c <= 0xec) || c == 0xee || c == 0xef) && cont(1)
+             && cont(2))
+      n = 3;
+    else if (c == 0xed && cont(1, 0x80, 0x9f) && cont(2))
+      n = 3;
+    else if (c == 0xf0 && cont(1, 0x90) && cont(2) && cont(3))
+      n = 4;
+    else if (c >= 0xf1 && c <= 0xf3 && cont(1) && cont(2) && cont(3))
+      n = 4;
+    else if (c == 0xf4 && cont(1, 0x80, 0x8f) && cont(2) && cont(3))
+      n = 4;
+    else
+      return false;
+    i += n;
+  }
+  return true;
+}
+
 /// A decimal number from 1 (or 0 when `zero_ok`) to `most`.
 bool parse_count(const std::string& text, uint64_t most, uint64_t& out,
                  bool zero_ok = false) {
@@ -1627,6 +1664,19 @@ bool parse(const std::vector<std::string>& words, const settings& cfg,
   out = plan{};
   if (words.empty())
     return true;
+  // Words go into JSON bodies, which hold UTF-8 text only (the JSON library
+  // throws on anything else): refuse such a word here, as a usage error.
+  for (size_t i = 0; i < words.size(); ++i) {
+    if (!valid_utf8(words[i])) {
+      error = "word " + std::to_string(i + 1)
+              + " of the command line is not valid UTF-8 text";
+      return false;
+    }
+  }
+  if (!valid_utf8(cfg.operator_name)) {
+    error = "the operator name (--as, $USER) is not valid UTF-8 text";
+    return false;
+  }
   const command_def* def = nullptr;
   size_t from = 0;
   if (words.size() >= 2 && (def = find_def(words[0] + " " + words[1])))

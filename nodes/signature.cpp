@@ -12,6 +12,11 @@ namespace tenure {
 
 namespace {
 
+/// The latest `t=` taken, 9999-12-31T23:59:59Z: later times do not fit the
+/// millisecond `time_point` (`t * 1000` would overflow) and no sender has
+/// them.
+constexpr int64_t max_signature_time = 253'402'300'799;
+
 caf::error bad(std::string what) {
   return make_error(errc::unauthorized, "Tenure-Signature: " + std::move(what));
 }
@@ -79,7 +84,8 @@ caf::expected<signature_header> parse_signature_header(std::string_view text) {
         return bad("t= given twice");
       auto [p, ec]
         = std::from_chars(value.data(), value.data() + value.size(), out.t);
-      if (ec != std::errc{} || p != value.data() + value.size() || out.t <= 0)
+      if (ec != std::errc{} || p != value.data() + value.size() || out.t <= 0
+          || out.t > max_signature_time)
         return bad("t= is not a positive Unix time in seconds");
       have_t = true;
     } else if (key == "v1") {

@@ -25,7 +25,8 @@ struct signature_header {
 };
 
 /// Parses the header; errors (`errc::unauthorized`) say what is malformed,
-/// never echo the header. Bounded: at most 4 KiB and 8 signatures.
+/// never echo the header. Bounded: at most 4 KiB and 8 signatures, and `t`
+/// from 1 to 253402300799 (9999-12-31T23:59:59Z).
 caf::expected<signature_header> parse_signature_header(std::string_view text);
 
 /// HMAC-SHA256 of `"T.BODY"` under `secret`, lower-case hex.

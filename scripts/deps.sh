@@ -10,12 +10,15 @@
 #   tests:   libgtest-dev libgmock-dev libyaml-cpp-dev openssl (the command,
 #            for the TLS certificates of the cluster tests)
 #   bench:   wrk
+#   fuzz:    clang (libFuzzer) libclang-rt-dev (its runtime, only
+#            recommended by clang, and we install without recommends)
 tenure_packages=(
   cmake g++ make ccache pkg-config
   libcaf-dev libmsgpack-cxx-dev librocksdb-dev libfmt-dev libssl-dev
   libcpp-httplib-dev nlohmann-json3-dev libedit-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libyaml-cpp-dev openssl
   wrk
+  clang libclang-rt-dev
 )
 
 tenure_install_deps() {

@@ -526,6 +526,20 @@ TEST(settings, malformed_json_names_the_line_and_column) {
   EXPECT_EQ(msg.rfind(expect, 0), 0u) << msg;
 }
 
+// Found by tests/fuzz (config): a number too large for a double made
+// nlohmann throw out_of_range, which nothing caught (load_settings threw).
+TEST(settings, a_number_out_of_range_is_malformed_json) {
+  for (auto file :
+       {"catalog.json", "policies.json", "eligibility.json", "programs.json"}) {
+    edited_config c{file, "{", R"({"big": 1e999,)"};
+    std::string msg;
+    EXPECT_NO_THROW(msg = problem_of(c.conf())) << file;
+    auto expect = c.dir.path() + "/" + file
+                  + ": malformed JSON: number overflow parsing '1e999'";
+    EXPECT_EQ(msg, expect);
+  }
+}
+
 TEST(settings, a_conf_syntax_error_names_the_line_and_column) {
   edited_config c{"tenured.conf", "max-group-commits = 1024",
                   "max-group-commits = = 1024"};

@@ -542,6 +542,38 @@ TEST(shell_usage, usage_errors_exit_2_and_send_nothing) {
   EXPECT_TRUE(j.node.seen.empty());
 }
 
+// Found by tests/fuzz (shell): a word that is not UTF-8 went into a JSON body
+// and the JSON library threw from `parse` (`cluster plan a@\xc9\xcd...`), and
+// from the end of `coupon import` (its summary names the file).
+TEST(shell_usage, words_that_are_not_utf8_are_usage_errors) {
+  for (std::string line :
+       {"cluster plan a@\xc9\xcd\xc8\xd1\x30.0.1:4000,b@127.0.0.1:4001",
+        "app withdraw app_01 caf\xe9", "coupon import edu codes-\xff.csv",
+        "sub register --org \xc0\xaf --email e@x --seats 1 --start a --end b",
+        "app appeal app_01 surrogate \xed\xa0\x80",
+        "app appeal app_01 truncated \xe2\x82"}) {
+    shell::plan p;
+    std::string error;
+    bool ok = true;
+    EXPECT_NO_THROW(ok = shell::parse(line, as_alice(), p, error)) << line;
+    EXPECT_FALSE(ok) << line;
+    EXPECT_NE(error.find("not valid UTF-8"), std::string::npos) << error;
+    EXPECT_TRUE(p.requests.empty()) << line;
+  }
+  // Any UTF-8 is fine, up to four bytes.
+  auto p
+    = parsed("app withdraw app_01 'caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80'");
+  ASSERT_EQ(p.requests.size(), 1u);
+  EXPECT_EQ(json::parse(p.requests[0].body)["reason"],
+            "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+  shell::settings bad_name;
+  bad_name.operator_name = "b\xf8\x62"; // 0x62: b
+  shell::plan q;
+  std::string error;
+  EXPECT_FALSE(shell::parse("app appeal app_01 x", bad_name, q, error));
+  EXPECT_NE(error.find("operator name"), std::string::npos) << error;
+}
+
 // -- exit codes
 // ------------------------------------------------------------------
 

@@ -77,6 +77,25 @@ TEST(signature, malformed_headers_are_refused_without_echoing_them) {
   EXPECT_EQ(verify_webhook(secret, nine, body, at_t), errc::unauthorized);
 }
 
+// Found by tests/fuzz (signature): `t * 1000` overflowed int64 for a `t` of
+// more than 16 digits (undefined behaviour in verify_webhook). Such a t is
+// malformed: no time_point holds it.
+TEST(signature, times_beyond_year_9999_are_malformed) {
+  for (std::string ts :
+       {"17953920905392000", "9223372036854775807", "253402300800"}) {
+    auto h = "t=" + ts + ",v1=" + known;
+    auto parsed = parse_signature_header(h);
+    ASSERT_FALSE(parsed) << ts;
+    EXPECT_EQ(parsed.error(), errc::unauthorized);
+    EXPECT_NE(error_message(parsed.error()).find("t= is not"),
+              std::string::npos);
+    EXPECT_EQ(verify_webhook(secret, h, body, at_t), errc::unauthorized);
+  }
+  auto last = parse_signature_header("t=253402300799,v1=" + known);
+  ASSERT_TRUE(last) << error_message(last.error());
+  EXPECT_EQ(last->t, 253'402'300'799);
+}
+
 TEST(signature, constant_time_equal_compares_bytes) {
   EXPECT_TRUE(constant_time_equal("abc", "abc"));
   EXPECT_FALSE(constant_time_equal("abc", "abd"));
