@@ -125,6 +125,13 @@ TENURE_ID_KIND(tmr_id, "tmr_");
 TENURE_ID_KIND(aud_id, "aud_");
 /// A coupon import run.
 TENURE_ID_KIND(imp_id, "imp_");
+/// A customer account of the outreach programs (seed 003).
+TENURE_ID_KIND(acct_id, "acct_");
+/// A contact of an account.
+TENURE_ID_KIND(con_id, "con_");
+/// An outreach program: an email, a series, a webinar, a newsletter, a
+/// survey (seed 003).
+TENURE_ID_KIND(prg_id, "prg_");
 
 #undef TENURE_ID_KIND
 

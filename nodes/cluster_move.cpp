@@ -38,6 +38,10 @@ bool starts_with(std::string_view x, std::string_view prefix) {
 }
 
 row_home owned(std::string_view key) {
+  // Accounts and outreach programs all live with the outreach desk, on the
+  // owner of `outreach` (see nodes/api.cpp, `place`).
+  if (key.rfind("acct_", 0) == 0 || key.rfind("prg_", 0) == 0)
+    return row_home{row_home::kind::owned, "outreach"};
   return row_home{row_home::kind::owned, std::string{key}};
 }
 
@@ -288,6 +292,8 @@ caf::expected<row_home> owner_key_of(cf family, std::string_view key,
       return idempotency_home(key);
     case cf::meta:
       return meta_home(key, value, cases);
+    case cf::outreach:
+      return row_home{row_home::kind::owned, "outreach"};
   }
   return unknown();
 }
@@ -898,6 +904,8 @@ std::string describe_row(cf family, std::string_view key) {
       return "an idempotency record";
     case cf::meta:
       return "a meta row (" + shown(key.substr(0, key.find('/'))) + "/...)";
+    case cf::outreach:
+      return "an outreach row of " + shown(key.substr(0, key.find('\0')));
   }
   return "a row";
 }

@@ -32,22 +32,27 @@ enum class cf : uint8_t {
   idempotency,
   /// Small bookkeeping rows (format version, watermarks).
   meta,
+  /// The outreach desk's rows besides snapshots (actors/outreach_desk.hpp):
+  /// `c/PROGRAM` counts, `d/NOTIFICATION` a delivery, `r/PROGRAM/ID` a
+  /// survey response, `a/PROGRAM/CONTACT` answered, `s/PROGRAM/STEP` the
+  /// cursor of a step being sent.
+  outreach,
 };
 
 /// Number of column families in `cf`.
-constexpr size_t cf_count = 9;
+constexpr size_t cf_count = 10;
 
 /// All column families, in enum order.
 constexpr std::array<cf, cf_count> all_cfs{
   cf::snapshots, cf::events, cf::timers,      cf::timer_index, cf::outbox,
-  cf::coupons,   cf::audit,  cf::idempotency, cf::meta,
+  cf::coupons,   cf::audit,  cf::idempotency, cf::meta,        cf::outreach,
 };
 
 /// The column family's name, also its name inside RocksDB, e.g. `outbox`.
 constexpr std::string_view to_string(cf x) noexcept {
   constexpr std::array<std::string_view, cf_count> names{
     "snapshots", "events", "timers",      "timer_index", "outbox",
-    "coupons",   "audit",  "idempotency", "meta",
+    "coupons",   "audit",  "idempotency", "meta",        "outreach",
   };
   auto i = static_cast<size_t>(x);
   return i < cf_count ? names[i] : std::string_view{"unknown"};
@@ -71,6 +76,7 @@ constexpr bool is_generic(cf x) noexcept {
     case cf::audit:
     case cf::idempotency:
     case cf::meta:
+    case cf::outreach:
       return true;
     default:
       return false;

@@ -4,6 +4,7 @@
 
 #include "messages/commands.hpp"
 #include "messages/events.hpp"
+#include "messages/outreach.hpp"
 #include "messages/records.hpp"
 
 /// Test support: the lists of record types that the codec tests and the fuzz
@@ -28,7 +29,10 @@ using record_types = std::tuple<
   app_renewal_applied, sub_provisioned, sub_usage_reported, sub_reminder_sent,
   sub_expired, sub_lapsed, sub_case_opened, sub_case_cured, sub_terminated,
   sub_revoked, sub_renewed, case_opened, case_cured, case_terminated,
-  case_revoked>;
+  case_revoked, contact, account, outreach_step, outreach_counts,
+  outreach_program, outreach_delivery, survey_response, acct_saved,
+  acct_contact_bounced, prg_created, prg_launched, prg_step_sent,
+  prg_completed, prg_stopped>;
 
 /// The JSON bodies of the API's POST routes (nodes/api.cpp): submissions,
 /// billing registrations, the verifier callback, checkouts, usage reports,
