@@ -338,9 +338,21 @@ std::string to_rfc5322(const notification& n, const rendered_message& m) {
   header("Subject", encode_header_text(one_line(m.subject)));
   header("Message-ID", "<" + one_line(n.id.str()) + "@tenure>");
   header("MIME-Version", "1.0");
-  header("Content-Type", "text/plain; charset=utf-8");
+  // With an HTML alternative (outreach emails): multipart/alternative,
+  // text first; the boundary is fixed per notification (deterministic).
+  std::string boundary = "tenure-alt-" + one_line(n.id.str());
+  if (!m.html.empty()) {
+    header("Content-Type",
+           "multipart/alternative; boundary=\"" + boundary + "\"");
+    header("X-Tenure-Template", one_line(n.template_name));
+    out += "\r\n--" + boundary + "\r\n";
+    header("Content-Type", "text/plain; charset=utf-8");
+  } else {
+    header("Content-Type", "text/plain; charset=utf-8");
+  }
   header("Content-Transfer-Encoding", long_lines ? "quoted-printable" : "8bit");
-  header("X-Tenure-Template", one_line(n.template_name));
+  if (m.html.empty())
+    header("X-Tenure-Template", one_line(n.template_name));
   out += "\r\n";
   for (auto line : lines) {
     if (long_lines) {
@@ -349,6 +361,15 @@ std::string to_rfc5322(const notification& n, const rendered_message& m) {
       out += line;
       out += "\r\n";
     }
+  }
+  if (!m.html.empty()) {
+    out += "--" + boundary + "\r\n";
+    header("Content-Type", "text/html; charset=utf-8");
+    header("Content-Transfer-Encoding", "quoted-printable");
+    out += "\r\n";
+    for (auto line : lines_of(m.html))
+      append_quoted_printable(out, line);
+    out += "--" + boundary + "--\r\n";
   }
   return out;
 }

@@ -176,6 +176,23 @@ struct book {
     return after;
   }
 
+  caf::expected<account> import(import_account cmd) {
+    auto row
+      = deps.store->get(storage::cf::meta, ref_key(cmd.acct.external_ref));
+    if (!row)
+      return std::move(row.error());
+    if (*row) {
+      auto id = acct_id::parse(**row);
+      if (!id)
+        return make_error(errc::corrupt_data, "account reference row");
+      auto stored = load_account(*id);
+      if (!stored)
+        return std::move(stored.error());
+      cmd.acct = merge_import(std::move(*stored), cmd.acct);
+    }
+    return put(put_account{std::move(cmd.acct), std::move(cmd.by)});
+  }
+
   caf::expected<account> add(add_contact cmd) {
     auto a = load_account(cmd.account);
     if (!a)
@@ -534,6 +551,12 @@ caf::behavior outreach_desk(self_ptr self, outreach_deps deps) {
   return {
     [=](put_account& cmd) -> caf::result<account> {
       auto r = bk->put(std::move(cmd));
+      if (!r)
+        return std::move(r.error());
+      return std::move(*r);
+    },
+    [=](import_account& cmd) -> caf::result<account> {
+      auto r = bk->import(std::move(cmd));
       if (!r)
         return std::move(r.error());
       return std::move(*r);

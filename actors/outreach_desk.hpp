@@ -59,6 +59,15 @@ struct put_account {
   TENURE_OUTREACH_MESSAGE(put_account, field("acct", x.acct), field("by", x.by))
 };
 
+/// An account of a CSV import: created, or merged into the account with
+/// its `external_ref` (see `merge_import`).
+struct import_account {
+  account acct;
+  std::string by;
+  TENURE_OUTREACH_MESSAGE(import_account, field("acct", x.acct),
+                          field("by", x.by))
+};
+
 /// Adds one contact to an account.
 struct add_contact {
   acct_id account;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
@@ -266,6 +267,172 @@ caf::error validate_program(const outreach_program& p, time_point now) {
   if (p.kind != outreach_kind::webinar && p.webinar_at != time_point{})
     return bad("webinar_at", "only a webinar has one");
   return caf::none;
+}
+
+namespace {
+
+/// Splits one CSV line; nothing when a quote is not closed.
+std::optional<std::vector<std::string>> csv_fields(std::string_view line) {
+  std::vector<std::string> out(1);
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char ch = line[i];
+    if (quoted) {
+      if (ch == '"') {
+        if (i + 1 < line.size() && line[i + 1] == '"') {
+          out.back() += '"';
+          ++i;
+        } else {
+          quoted = false;
+        }
+      } else {
+        out.back() += ch;
+      }
+    } else if (ch == '"') {
+      quoted = true;
+    } else if (ch == ',') {
+      out.emplace_back();
+    } else {
+      out.back() += ch;
+    }
+  }
+  if (quoted)
+    return std::nullopt;
+  for (auto& f : out) {
+    while (!f.empty() && (f.back() == ' ' || f.back() == '\t'))
+      f.pop_back();
+    size_t k = 0;
+    while (k < f.size() && (f[k] == ' ' || f[k] == '\t'))
+      ++k;
+    f.erase(0, k);
+  }
+  return out;
+}
+
+template <class E>
+caf::error enum_field(const std::string& text, const char* name, E& out) {
+  if (auto x = parse_enum<E>(text)) {
+    out = *x;
+    return caf::none;
+  }
+  std::string all;
+  for (auto v : enum_names<E>::values) {
+    if (!all.empty())
+      all += ", ";
+    all += v;
+  }
+  return make_error(errc::invalid_argument,
+                    std::string{name} + ": expected one of " + all);
+}
+
+} // namespace
+
+caf::expected<std::vector<account>> parse_account_csv(std::string_view csv) {
+  static constexpr const char* header
+    = "account_ref,account_name,segment,hosting,stage,contact_name,email,roles";
+  if (csv.substr(0, 3) == "\xEF\xBB\xBF")
+    csv.remove_prefix(3);
+  std::vector<account> out;
+  std::map<std::string, size_t> by_ref;
+  size_t line_no = 0;
+  bool seen_header = false;
+  while (!csv.empty()) {
+    auto nl = csv.find('\n');
+    auto line = csv.substr(0, nl);
+    csv
+      = nl == std::string_view::npos ? std::string_view{} : csv.substr(nl + 1);
+    ++line_no;
+    if (line_no > 100'001)
+      return make_error(errc::too_large, "more than 100,000 lines");
+    if (!line.empty() && line.back() == '\r')
+      line.remove_suffix(1);
+    if (line.find_first_not_of(" \t,") == std::string_view::npos)
+      continue;
+    auto at = [&](const std::string& what) {
+      return make_error(errc::invalid_argument,
+                        "line " + std::to_string(line_no) + ": " + what);
+    };
+    auto fs = csv_fields(line);
+    if (!fs)
+      return at("a quote is not closed");
+    if (!seen_header) {
+      std::string got;
+      for (auto& f : *fs)
+        got += (got.empty() ? "" : ",") + lower(f);
+      if (got != header)
+        return at(std::string{"the header must be "} + header);
+      seen_header = true;
+      continue;
+    }
+    if (fs->size() != 8)
+      return at("expected 8 fields, found " + std::to_string(fs->size()));
+    auto& f = *fs;
+    if (f[0].empty())
+      return at("account_ref: required");
+    account a;
+    a.external_ref = f[0];
+    a.name = f[1];
+    if (auto err = enum_field(lower(f[2]), "segment", a.segment))
+      return at(error_message(err));
+    if (auto err = enum_field(lower(f[3]), "hosting", a.hosting))
+      return at(error_message(err));
+    if (f[4].empty())
+      a.stage = lifecycle_stage::onboarding;
+    else if (auto err = enum_field(lower(f[4]), "stage", a.stage))
+      return at(error_message(err));
+    contact c;
+    c.name = f[5];
+    c.email = f[6];
+    std::string_view roles = f[7];
+    while (!roles.empty()) {
+      auto bar = roles.find('|');
+      auto r = std::string{roles.substr(0, bar)};
+      roles = bar == std::string_view::npos ? std::string_view{}
+                                            : roles.substr(bar + 1);
+      contact_role role;
+      if (auto err = enum_field(lower(r), "roles", role))
+        return at(error_message(err));
+      c.roles.push_back(role);
+    }
+    auto [it, fresh] = by_ref.emplace(lower(a.external_ref), out.size());
+    if (fresh) {
+      a.contacts.push_back(std::move(c));
+      out.push_back(std::move(a));
+    } else {
+      auto& prev = out[it->second];
+      if (prev.name != a.name || prev.segment != a.segment
+          || prev.hosting != a.hosting || prev.stage != a.stage)
+        return at("account " + a.external_ref.substr(0, 60)
+                  + " is described differently on an earlier line");
+      prev.contacts.push_back(std::move(c));
+    }
+    if (auto err = validate_account(out[it->second]))
+      return at(error_message(err));
+  }
+  if (!seen_header)
+    return make_error(errc::invalid_argument, "the file is empty");
+  return out;
+}
+
+account merge_import(account stored, const account& imported) {
+  stored.name = imported.name;
+  stored.segment = imported.segment;
+  stored.hosting = imported.hosting;
+  stored.stage = imported.stage;
+  stored.external_ref = imported.external_ref;
+  for (auto& c : imported.contacts) {
+    auto same = std::find_if(
+      stored.contacts.begin(), stored.contacts.end(),
+      [&](const contact& x) { return lower(x.email) == lower(c.email); });
+    if (same == stored.contacts.end()) {
+      stored.contacts.push_back(c);
+      stored.contacts.back().id = con_id{};
+    } else {
+      same->name = c.name;
+      same->roles = c.roles;
+    }
+  }
+  return stored;
 }
 
 // -- audience and recipients --------------------------------------------------

@@ -64,6 +64,23 @@ caf::error validate_account(const account& a);
 /// A program draft; errors as above, e.g. `steps: a series has at least two`.
 caf::error validate_program(const outreach_program& p, time_point now);
 
+/// The accounts of a CSV import, one contact per line after the header
+///
+///     account_ref,account_name,segment,hosting,stage,contact_name,email,roles
+///
+/// (roles separated by `|`; fields may be quoted with `"`, a UTF-8 BOM and
+/// CRLF are fine, blank lines are skipped), grouped by `account_ref` in the
+/// order of first appearance. Every line and every resulting account is
+/// checked; the first problem is `errc::invalid_argument` naming its line,
+/// e.g. `line 7: segment: expected one of tech_touch, scale, csm_managed`.
+/// At most 100,000 lines.
+caf::expected<std::vector<account>> parse_account_csv(std::string_view csv);
+
+/// `stored` with what an import says of it: name, segment, hosting and
+/// stage replaced; the file's contacts added, or updated by address (name
+/// and roles); the others kept.
+account merge_import(account stored, const account& imported);
+
 // -- audience and recipients --------------------------------------------------
 
 /// One address a program's email goes to, and why.

@@ -6,6 +6,7 @@
 #include <caf/send.hpp>
 
 #include "actors/atoms.hpp"
+#include "actors/outreach_desk.hpp"
 #include "messages/errc.hpp"
 #include "messages/type_ids.hpp"
 
@@ -60,6 +61,8 @@ supervisors spawn_supervisors(caf::actor_system& sys, supervisors_deps deps) {
   supervise(owners::renewal, deps.registry);
   supervise(owners::emergency, out.emergency);
   supervise(owners::outbox, out.outbox);
+  if (deps.outreach)
+    supervise(outreach_owner, deps.outreach);
   return out;
 }
 

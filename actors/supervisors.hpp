@@ -33,6 +33,9 @@ struct supervisors_deps {
   /// Outbox retries (see `outbox_deps`).
   uint32_t outbox_max_attempts = 8;
   duration outbox_backoff = std::chrono::minutes(1);
+  /// The outreach desk, when this node runs it: its steps' timers (owner
+  /// `outreach`) get a supervisor too.
+  caf::actor outreach;
   /// Timer supervisors' batch and poll (see `timer_supervisor_deps`).
   size_t timer_batch = 256;
   std::chrono::milliseconds timer_poll{250};

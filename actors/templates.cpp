@@ -309,7 +309,57 @@ template_set::render(const notification& n) const {
     result.body = fill(t->body);
   if (err)
     return err;
+  if (auto px = n.params.find("tracking_pixel");
+      px != n.params.end() && !px->second.empty())
+    result.html = html_alternative(result.body, px->second);
   return result;
+}
+
+std::string html_alternative(const std::string& text,
+                             const std::string& pixel) {
+  auto escape = [](std::string_view x) {
+    std::string out;
+    for (char ch : x)
+      switch (ch) {
+        case '&':
+          out += "&amp;";
+          break;
+        case '<':
+          out += "&lt;";
+          break;
+        case '>':
+          out += "&gt;";
+          break;
+        case '"':
+          out += "&quot;";
+          break;
+        default:
+          out += ch;
+      }
+    return out;
+  };
+  std::string out = "<!doctype html><html><body><div style=\"font-family:"
+                    "sans-serif;white-space:pre-wrap\">";
+  size_t i = 0;
+  while (i < text.size()) {
+    auto a = text.find("http://", i);
+    auto b = text.find("https://", i);
+    auto at = std::min(a, b);
+    if (at == std::string::npos) {
+      out += escape(std::string_view{text}.substr(i));
+      break;
+    }
+    out += escape(std::string_view{text}.substr(i, at - i));
+    auto end = text.find_first_of(" \t\r\n<>\"", at);
+    if (end == std::string::npos)
+      end = text.size();
+    auto url = escape(std::string_view{text}.substr(at, end - at));
+    out += "<a href=\"" + url + "\">" + url + "</a>";
+    i = end;
+  }
+  out += "</div><img src=\"" + escape(pixel)
+         + "\" width=\"1\" height=\"1\" alt=\"\"></body></html>";
+  return out;
 }
 
 // -- properties ---------------------------------------------------------------

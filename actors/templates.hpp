@@ -39,7 +39,15 @@ struct rendered_message {
   std::string subject;
   /// Plain text, lines separated by `\n`.
   std::string body;
+  /// An HTML alternative of `body`, or empty. Made for notifications with a
+  /// `tracking_pixel` param (outreach emails): the text with its links made
+  /// clickable and the pixel that counts the open.
+  std::string html;
 };
+
+/// The HTML alternative of `text`: escaped, line breaks kept, `http(s)://`
+/// addresses as links, and the 1x1 image `pixel` at the end.
+std::string html_alternative(const std::string& text, const std::string& pixel);
 
 /// The notification templates of config/templates.json:
 ///

@@ -25,6 +25,7 @@
 #include "actors/lifecycle.hpp"
 #include "actors/log.hpp"
 #include "actors/outbox.hpp"
+#include "actors/outreach_desk.hpp"
 #include "actors/supervisors.hpp"
 #include "actors/support_routing.hpp"
 #include "actors/verification.hpp"
@@ -33,8 +34,10 @@
 #include "nodes/auth.hpp"
 #include "nodes/cluster.hpp"
 #include "nodes/cluster_move.hpp"
+#include "nodes/dashboard.hpp"
 #include "nodes/json_codec.hpp"
 #include "nodes/signature.hpp"
+#include "nodes/tracking.hpp"
 #include "storage/store.hpp"
 
 namespace tenure {
@@ -46,7 +49,6 @@ struct is_tuple : std::false_type {};
 
 template <class... Ts>
 struct is_tuple<std::tuple<Ts...>> : std::true_type {};
-
 
 using json = nlohmann::json;
 using json_codec::to_json;
@@ -382,6 +384,33 @@ struct api::impl {
     add("POST", "/v1/admin/clock", "admin", &impl::admin_clock);
     add("GET", "/v1/cluster", "read", &impl::cluster_status);
     add("POST", "/v1/cluster/plan", "admin", &impl::cluster_plan);
+    add("GET", "/v1/dashboard", "read", &impl::dashboard);
+    // Outreach (seed 003). The literal paths come before `{id}`.
+    add("POST", "/v1/accounts/import", "write", &impl::import_accounts_route);
+    add("POST", "/v1/accounts", "write", &impl::put_account_route);
+    add("GET", "/v1/accounts", "read", &impl::list_accounts_route);
+    add("GET", "/v1/accounts/{id}", "read", &impl::get_account_route);
+    add("POST", "/v1/accounts/{id}", "write", &impl::update_account_route);
+    add("POST", "/v1/accounts/{id}/contacts", "write",
+        &impl::add_contact_route);
+    add("POST", "/v1/outreach/programs", "write", &impl::create_program_route);
+    add("GET", "/v1/outreach/programs", "read", &impl::list_programs_route);
+    add("GET", "/v1/outreach/programs/{id}", "read", &impl::get_program_route);
+    add("POST", "/v1/outreach/programs/{id}/launch", "write",
+        &impl::launch_program_route);
+    add("POST", "/v1/outreach/programs/{id}/stop", "write",
+        &impl::stop_program_route);
+    add("GET", "/v1/outreach/programs/{id}/explain", "read",
+        &impl::explain_route);
+    add("GET", "/v1/outreach/programs/{id}/responses", "read",
+        &impl::responses_route);
+    add("POST", "/v1/outreach/bounces", "write", &impl::bounce_route);
+    // What recipients' mail clients and browsers reach: no token, the
+    // tracking token in the path proves the email (nodes/tracking.hpp).
+    add("GET", "/v1/track/open/{id}", "public", &impl::track_open_route);
+    add("GET", "/v1/track/click/{id}", "public", &impl::track_click_route);
+    add("GET", "/v1/track/survey/{id}", "public", &impl::survey_form_route);
+    add("POST", "/v1/track/survey/{id}", "public", &impl::survey_answer_route);
   }
 
   void add(const char* method, const char* pattern, const char* scope,
@@ -468,7 +497,7 @@ struct api::impl {
     label = found->label;
     call c{req, std::move(params), nullptr, json::object(), {}};
     std::string_view scope = found->scope;
-    if (scope != "none" && scope != "signature") {
+    if (scope != "none" && scope != "signature" && scope != "public") {
       if (!deps.keys)
         return error_response(503, "unavailable", "no keys loaded");
       auto key = deps.keys->authorize(req.authorization, scope);
@@ -480,7 +509,9 @@ struct api::impl {
     // it; listings ask every member.
     // The body is parsed first: routing reads it, and a malformed one is
     // answered here, as the owner would.
-    bool json_post = req.method == "POST" && scope != "signature";
+    // Signed webhooks and the recipients' form posts are not JSON.
+    bool json_post
+      = req.method == "POST" && scope != "signature" && scope != "public";
     if (json_post)
       if (auto err = parse_body(c, found->label))
         return *err;
@@ -495,7 +526,8 @@ struct api::impl {
   /// Parses a JSON body into `c.body`; an error response when it is not.
   std::optional<api_response> parse_body(call& c, const std::string& label) {
     auto& req = c.req;
-    if (label == "/v1/coupons/{program}/import")
+    if (label == "/v1/coupons/{program}/import"
+        || label == "/v1/accounts/import")
       return std::nullopt; // CSV, read by its handler
     auto ct = lower(req.content_type.substr(0, req.content_type.find(';')));
     while (!ct.empty() && ct.back() == ' ')
@@ -681,9 +713,8 @@ struct api::impl {
       }
     }
     if (c.preassigned.empty() && creates(r)) {
-      c.preassigned = r.fn == &impl::submit
-                        ? deps.ids->next<app_id>(now).str()
-                        : deps.ids->next<sub_id>(now).str();
+      c.preassigned = r.fn == &impl::submit ? deps.ids->next<app_id>(now).str()
+                                            : deps.ids->next<sub_id>(now).str();
       json claim{{"fp", fingerprint}, {"id", c.preassigned}, {"at", at}};
       storage::batch b;
       b.put(storage::cf::idempotency, row_key, claim.dump());
@@ -916,10 +947,10 @@ struct api::impl {
       return respond<application>(deps.registry, std::move(cmd), 201, render);
     auto id = app_id::parse(c.preassigned);
     if (!id)
-      return error_response(make_error(errc::corrupt_data,
-                                       "idempotency claim names no application"));
-    return respond<application>(deps.registry, std::make_tuple(*id, std::move(cmd)),
-                                201, render);
+      return error_response(make_error(
+        errc::corrupt_data, "idempotency claim names no application"));
+    return respond<application>(
+      deps.registry, std::make_tuple(*id, std::move(cmd)), 201, render);
   }
 
   api_response get_application(call& c) {
@@ -1136,8 +1167,7 @@ struct api::impl {
     // replay in real time: wall time here, whatever the domain clock (on
     // the accelerated clock, domain time runs days ahead of any signature).
     if (auto err = verify_webhook(deps.callback_secret, req.signature, req.body,
-                                  system_clock{}.now(),
-                                  deps.webhook_tolerance))
+                                  system_clock{}.now(), deps.webhook_tolerance))
       return error_response(err);
     auto sig = parse_signature_header(req.signature);
     if (!sig || sig->v1.empty())
@@ -1677,6 +1707,494 @@ struct api::impl {
     return json_response(200, json{{"program", c.param(0)}, {"codes", *codes}});
   }
 
+  // -- outreach (seed 003) ----------------------------------------------------
+
+  caf::expected<caf::actor> desk() const {
+    if (!deps.outreach)
+      return make_error(errc::unavailable, "outreach is not running");
+    return deps.outreach;
+  }
+
+  /// The account fields a request may set; the node keeps id, contact ids,
+  /// bounce marks, times and version.
+  caf::error read_account(call& c, account& a, bool required) {
+    caf::error err;
+    auto read = [&](const char* name, auto& out, bool req = false) {
+      if (!err)
+        err = field(c, name, out, req);
+    };
+    read("name", a.name, required);
+    read("external_ref", a.external_ref);
+    read("segment", a.segment, required);
+    read("hosting", a.hosting, required);
+    read("stage", a.stage);
+    if (!err && c.body.contains("contacts")) {
+      auto& cs = c.body["contacts"];
+      if (!cs.is_array())
+        return make_error(errc::invalid_argument,
+                          "contacts: expected an array");
+      std::vector<contact> out;
+      for (size_t i = 0; i < cs.size() && !err; ++i) {
+        auto path = "contacts[" + std::to_string(i) + "]";
+        auto& x = cs[i];
+        if (!x.is_object())
+          return make_error(errc::invalid_argument,
+                            path + ": expected an object");
+        for (auto& [k, v] : x.items())
+          if (k != "id" && k != "name" && k != "email" && k != "roles")
+            return make_error(errc::invalid_argument,
+                              path + "." + k.substr(0, 60) + ": unknown field");
+        contact ct;
+        for (auto [name, target] :
+             {std::pair<const char*, std::string*>{"name", &ct.name},
+              {"email", &ct.email}})
+          if (!err && x.contains(name))
+            err = json_codec::value_from_json(x[name], *target,
+                                              path + "." + name);
+        if (!err && x.contains("roles"))
+          err = json_codec::value_from_json(x["roles"], ct.roles,
+                                            path + ".roles");
+        if (!err && x.contains("id"))
+          err = json_codec::value_from_json(x["id"], ct.id, path + ".id");
+        out.push_back(std::move(ct));
+      }
+      a.contacts = std::move(out);
+    }
+    return err;
+  }
+
+  api_response put_account_route(call& c) {
+    auto d = desk();
+    if (!d)
+      return error_response(d.error());
+    if (auto bad = only_keys(c, {"name", "external_ref", "segment", "hosting",
+                                 "stage", "contacts", "by"}))
+      return *bad;
+    put_account cmd;
+    if (auto err = read_account(c, cmd.acct, true))
+      return error_response(err);
+    cmd.by = c.by("by");
+    auto r = ask<account>(*d, std::move(cmd));
+    if (!r)
+      return error_response(r.error());
+    return json_response(r->version == 1 ? 201 : 200, to_json(*r));
+  }
+
+  api_response update_account_route(call& c) {
+    auto d = desk();
+    if (!d)
+      return error_response(d.error());
+    auto id = id_param<acct_id>(c, 0);
+    if (!id)
+      return error_response(id.error());
+    if (auto bad = only_keys(c, {"name", "external_ref", "segment", "hosting",
+                                 "stage", "contacts", "by"}))
+      return *bad;
+    auto before = ask<account>(*d, get_atom::value, *id);
+    if (!before)
+      return error_response(before.error());
+    put_account cmd;
+    cmd.acct = *before;
+    if (auto err = read_account(c, cmd.acct, false))
+      return error_response(err);
+    cmd.acct.id = *id;
+    cmd.by = c.by("by");
+    return respond<account>(*d, std::move(cmd), 200,
+                            [](const account& a) { return to_json(a); });
+  }
+
+  api_response add_contact_route(call& c) {
+    auto d = desk();
+    if (!d)
+      return error_response(d.error());
+    auto id = id_param<acct_id>(c, 0);
+    if (!id)
+      return error_response(id.error());
+    if (auto bad = only_keys(c, {"name", "email", "roles", "by"}))
+      return *bad;
+    add_contact cmd;
+    cmd.account = *id;
+    caf::error err = field(c, "name", cmd.contact.name, true);
+    if (!err)
+      err = field(c, "email", cmd.contact.email, true);
+    if (!err)
+      err = field(c, "roles", cmd.contact.roles, true);
+    if (err)
+      return error_response(err);
+    cmd.by = c.by("by");
+    return respond<account>(*d, std::move(cmd), 201,
+                            [](const account& a) { return to_json(a); });
+  }
+
+  api_response get_account_route(call& c) {
+    auto d = desk();
+    if (!d)
+      return error_response(d.error());
+    auto id = id_param<acct_id>(c, 0);
+    if (!id)
+      return error_response(id.error());
+    return respond<account>(*d, std::make_tuple(get_atom::value, *id), 200,
+                            [](const account& a) { return to_json(a); });
+  }
+
+  api_response list_accounts_route(call& c) {
+    auto d = desk();
+    if (!d)
+      return error_response(d.error());
+    auto limit = limit_param(c, default_list_limit, max_list_limit);
+    if (!limit)
+      return error_response(limit.error());
+    std::optional<segment> seg;
+    if (auto err = enum_filter(c, "segment", seg))
+      return error_response(err);
+    auto cursor = query(c, "cursor");
+    auto items = json::array();
+    json next;
+    // Pages of the store until `limit` accounts passed the filter.
+    for (;;) {
+      auto page = ask<std::vector<account>>(*d, list_accounts{cursor, *limit});
+      if (!page)
+        return error_response(page.error());
+      for (auto& a : *page)
+        if (!seg || a.segment == *seg)
+          items.push_back(to_json(a));
+      if (page->size() < *limit) {
+        next = nullptr;
+        break;
+      }
+      cursor = page->back().id.str();
+      if (items.size() >= *limit) {
+        next = cursor;
+        break;
+      }
+    }
+    return json_response(200, json{{"items", items}, {"next_cursor", next}});
+  }
+
+  /// `POST /v1/accounts/import`: a CSV of one contact per line,
+  ///
+  ///   account_ref,account_name,segment,hosting,stage,contact_name,email,roles
+  ///
+  /// (roles separated by `|`), grouped into accounts by `account_ref`: each
+  /// account is created or updated (its contacts in the file added or
+  /// updated by address, the others kept). Every line is checked before
+  /// anything is written; one bad line refuses the whole file, naming it.
+  /// The shell sends a large file in parts and shows the progress.
+  api_response import_accounts_route(call& c) {
+    auto d = desk();
+    if (!d)
+      return error_response(d.error());
+    auto ct = lower(c.req.content_type.substr(0, c.req.content_type.find(';')));
+    if (ct != "text/csv" && ct != "text/plain")
+      return error_response(400, "bad_request",
+                            "body: Content-Type must be text/csv");
+    if (c.req.body.size() > max_json_bytes * 8)
+      return error_response(413, "too_large", "body: larger than 8 MiB");
+    auto parsed = parse_account_csv(c.req.body);
+    if (!parsed)
+      return error_response(parsed.error());
+    auto by = c.key ? c.key->name : std::string{"import"};
+    size_t created = 0, updated = 0, contacts = 0;
+    for (auto& a : *parsed) {
+      auto r = ask<account>(*d, import_account{a, by});
+      if (!r)
+        return error_response(make_error(static_cast<errc>(r.error().code()),
+                                         "account "
+                                           + a.external_ref.substr(0, 60) + ": "
+                                           + error_message(r.error())));
+      (r->version == 1 ? created : updated)++;
+      contacts += a.contacts.size();
+    }
+    log.info("accounts imported created={} updated={} contacts={} by={}",
+             created, updated, contacts, by);
+    return json_response(200, json{{"accounts_created", created},
+                                   {"accounts_updated", updated},
+                                   {"contacts", contacts}});
+  }
+
+  /// The outreach program's JSON: the record, its counts and rates.
+  static json program_json(const program_view& v) {
+    auto out = to_json(v.program);
+    out["counts"] = to_json(v.counts);
+    auto r = rates_of(v.counts, v.program.survey);
+    out["rates"] = json{{"open_rate", r.open_rate},
+                        {"click_rate", r.click_rate},
+                        {"bounce_rate", r.bounce_rate},
+                        {"response_rate", r.response_rate},
+                        {"nps", r.nps ? json(*r.nps) : json(nullptr)},
+                        {"csat", r.csat ? json(*r.csat) : json(nullptr)}};
+    return out;
+  }
+
+  api_response create_program_route(call& c) {
+    auto d = desk();
+    if (!d)
+      return error_response(d.error());
+    if (auto bad = only_keys(c, {"name", "kind", "stage", "segments", "stages",
+                                 "hostings", "steps", "links", "survey",
+                                 "anonymous", "webinar_at", "by"}))
+      return *bad;
+    create_program cmd;
+    auto& p = cmd.program;
+    caf::error err;
+    auto read = [&](const char* name, auto& out, bool req = false) {
+      if (!err)
+        err = field(c, name, out, req);
+    };
+    read("name", p.name, true);
+    read("kind", p.kind, true);
+    read("stage", p.stage, true);
+    read("segments", p.segments);
+    read("stages", p.stages);
+    read("hostings", p.hostings);
+    read("steps", p.steps, true);
+    read("links", p.links);
+    read("survey", p.survey);
+    read("anonymous", p.anonymous);
+    read("webinar_at", p.webinar_at);
+    if (err)
+      return error_response(err);
+    p.created_by = c.by("by");
+    return respond<program_view>(*d, std::move(cmd), 201, program_json);
+  }
+
+  api_response list_programs_route(call& c) {
+    auto d = desk();
+    if (!d)
+      return error_response(d.error());
+    auto limit = limit_param(c, default_list_limit, max_list_limit);
+    if (!limit)
+      return error_response(limit.error());
+    auto page = ask<std::vector<program_view>>(
+      *d, list_programs{query(c, "cursor"), *limit});
+    if (!page)
+      return error_response(page.error());
+    auto items = json::array();
+    for (auto& v : *page)
+      items.push_back(program_json(v));
+    json next = page->size() < *limit ? json(nullptr)
+                                      : json(page->back().program.id.str());
+    return json_response(200, json{{"items", items}, {"next_cursor", next}});
+  }
+
+  api_response get_program_route(call& c) {
+    auto d = desk();
+    if (!d)
+      return error_response(d.error());
+    auto id = id_param<prg_id>(c, 0);
+    if (!id)
+      return error_response(id.error());
+    return respond<program_view>(*d, std::make_tuple(get_atom::value, *id), 200,
+                                 program_json);
+  }
+
+  api_response launch_program_route(call& c) {
+    auto d = desk();
+    if (!d)
+      return error_response(d.error());
+    auto id = id_param<prg_id>(c, 0);
+    if (!id)
+      return error_response(id.error());
+    if (auto bad = only_keys(c, {"by"}))
+      return *bad;
+    return respond<program_view>(*d, start_program{*id, c.by("by")}, 200,
+                                 program_json);
+  }
+
+  api_response stop_program_route(call& c) {
+    auto d = desk();
+    if (!d)
+      return error_response(d.error());
+    auto id = id_param<prg_id>(c, 0);
+    if (!id)
+      return error_response(id.error());
+    if (auto bad = only_keys(c, {"by"}))
+      return *bad;
+    return respond<program_view>(*d, halt_program{*id, c.by("by")}, 200,
+                                 program_json);
+  }
+
+  api_response explain_route(call& c) {
+    auto d = desk();
+    if (!d)
+      return error_response(d.error());
+    auto id = id_param<prg_id>(c, 0);
+    if (!id)
+      return error_response(id.error());
+    auto acct = acct_id::parse(query(c, "account"));
+    if (!acct)
+      return error_response(422, "invalid_argument",
+                            "account: an account id (acct_...)");
+    return respond<resolution>(*d, explain_recipients{*id, *acct}, 200,
+                               [](const resolution& r) { return to_json(r); });
+  }
+
+  api_response responses_route(call& c) {
+    auto d = desk();
+    if (!d)
+      return error_response(d.error());
+    auto id = id_param<prg_id>(c, 0);
+    if (!id)
+      return error_response(id.error());
+    auto limit = limit_param(c, default_list_limit, max_list_limit);
+    if (!limit)
+      return error_response(limit.error());
+    auto page = ask<std::vector<survey_response>>(
+      *d, list_responses{*id, query(c, "cursor"), *limit});
+    if (!page)
+      return error_response(page.error());
+    auto items = json::array();
+    for (auto& r : *page)
+      items.push_back(to_json(r));
+    json next = page->size() < *limit ? json(nullptr) : json(page->back().id);
+    return json_response(200, json{{"items", items}, {"next_cursor", next}});
+  }
+
+  /// The mail system's bounce webhook: `{"message_id": "<ntf_...@tenure>"}`
+  /// (the Message-ID of the bounced email) or `{"notification": "ntf_..."}`.
+  api_response bounce_route(call& c) {
+    auto d = desk();
+    if (!d)
+      return error_response(d.error());
+    if (auto bad = only_keys(c, {"message_id", "notification"}))
+      return *bad;
+    std::string text;
+    if (auto err = field(c, "message_id", text, false))
+      return error_response(err);
+    if (text.empty())
+      if (auto err = field(c, "notification", text, true))
+        return error_response(err);
+    if (!text.empty() && text.front() == '<')
+      text = text.substr(1, text.find('@') - 1);
+    auto id = ntf_id::parse(text);
+    if (!id)
+      return error_response(422, "invalid_argument",
+                            "message_id: not a Tenure message id "
+                            "(<ntf_...@tenure>)");
+    auto changed = ask<bool>(*d, report_bounce{*id});
+    if (!changed)
+      return error_response(changed.error());
+    return json_response(
+      200, json{{"notification", id->str()}, {"changed", *changed}});
+  }
+
+  std::optional<std::pair<prg_id, ntf_id>> token_of(const call& c) const {
+    if (deps.tracking_secret.size() < 16)
+      return std::nullopt;
+    return parse_tracking_token(deps.tracking_secret, c.param(0));
+  }
+
+  static api_response html_response(int status, std::string_view title,
+                                    std::string_view body) {
+    api_response r;
+    r.status = status;
+    r.content_type = "text/html; charset=utf-8";
+    r.body = html_page(title, body);
+    r.headers.emplace_back("Cache-Control", "no-store");
+    r.headers.emplace_back("Content-Security-Policy",
+                           "default-src 'none'; style-src 'unsafe-inline'; "
+                           "form-action 'self'");
+    return r;
+  }
+
+  /// The open pixel: always the GIF (a mail client shows nothing else), and
+  /// the open is recorded only for a genuine token.
+  api_response track_open_route(call& c) {
+    if (auto t = token_of(c); t && deps.outreach)
+      (void)ask<bool>(deps.outreach,
+                      track_delivery{t->first, t->second, track_kind::open});
+    api_response r;
+    r.content_type = "image/gif";
+    r.body = tracking_pixel_gif();
+    r.headers.emplace_back("Cache-Control", "no-store, private");
+    return r;
+  }
+
+  /// A tracked link: records the click and redirects to the program's link
+  /// N. Only the program's own links: a token cannot send anyone elsewhere.
+  api_response track_click_route(call& c) {
+    auto t = token_of(c);
+    auto d = desk();
+    if (!t || !d)
+      return html_response(404, "Link not found",
+                           "<p>This link is not valid.</p>");
+    auto v = ask<program_view>(*d, get_atom::value, t->first);
+    auto n = std::strtoul(query(c, "link").c_str(), nullptr, 10);
+    if (!v || n == 0 || n > v->program.links.size())
+      return html_response(404, "Link not found",
+                           "<p>This link is not valid.</p>");
+    (void)ask<bool>(*d, track_delivery{t->first, t->second, track_kind::click});
+    api_response r;
+    r.status = 302;
+    r.content_type = "text/plain";
+    r.body = "Found\n";
+    r.headers.emplace_back("Location", v->program.links[n - 1]);
+    r.headers.emplace_back("Cache-Control", "no-store");
+    return r;
+  }
+
+  /// A survey link: a page asking to confirm the score (with an optional
+  /// comment). The answer is recorded by the page's POST only, so that a
+  /// mail scanner following every link does not answer for the recipient.
+  api_response survey_form_route(call& c) {
+    auto t = token_of(c);
+    auto d = desk();
+    if (!t || !d)
+      return html_response(404, "Survey not found",
+                           "<p>This survey link is not valid.</p>");
+    auto v = ask<program_view>(*d, get_atom::value, t->first);
+    if (!v)
+      return html_response(404, "Survey not found",
+                           "<p>This survey link is not valid.</p>");
+    auto scores = survey_scores(v->program.survey);
+    auto score = query(c, "score");
+    std::string options;
+    for (auto s : scores) {
+      auto x = std::to_string(s);
+      options += "<label><input type=\"radio\" name=\"score\" value=\"" + x
+                 + "\"" + (x == score ? " checked" : "") + "> " + x
+                 + "</label> ";
+    }
+    auto body
+      = "<h1>" + html_escape(v->program.name) + "</h1><form method=\"post\">"
+        + "<p>" + options + "</p><p><label>Anything you would like to add? "
+        + "<textarea name=\"comment\" rows=\"4\" maxlength=\"2000\">"
+        + "</textarea></label></p><p><button type=\"submit\">Send</button></p>"
+        + (v->program.anonymous ? "<p>Your answer is anonymous.</p>" : "")
+        + "</form>";
+    return html_response(200, v->program.name, body);
+  }
+
+  api_response survey_answer_route(call& c) {
+    auto t = token_of(c);
+    auto d = desk();
+    if (!t || !d)
+      return html_response(404, "Survey not found",
+                           "<p>This survey link is not valid.</p>");
+    auto form = parse_form(c.req.body);
+    auto s = form.find("score");
+    char* end = nullptr;
+    auto score
+      = s == form.end() ? 0UL : std::strtoul(s->second.c_str(), &end, 10);
+    if (s == form.end() || s->second.empty() || *end != '\0' || score > 100)
+      return html_response(422, "Choose a score",
+                           "<p>Please go back and choose a score.</p>");
+    auto r = ask<survey_response>(
+      *d, answer_survey{t->first, t->second, static_cast<uint32_t>(score),
+                        form["comment"]});
+    if (!r) {
+      if (r.error() == errc::already_exists)
+        return html_response(409, "Already answered",
+                             "<p>You have answered this survey already. "
+                             "Thank you!</p>");
+      return html_response(status_of(r.error()), "Not recorded",
+                           "<p>" + html_escape(error_message(r.error()))
+                             + "</p>");
+    }
+    return html_response(200, "Thank you",
+                         "<h1>Thank you!</h1><p>Your answer was recorded.</p>");
+  }
+
   // -- cluster ----------------------------------------------------------------
 
   /// Where a request goes in a cluster: nothing when this node answers it,
@@ -1696,6 +2214,11 @@ struct api::impl {
             || label == "/v1/reviews" || label == "/v1/compliance-cases"
             || label == "/v1/timers" || label == "/v1/emergency-licenses"))
       return fan_out(c, label);
+    // Accounts and outreach programs live with the outreach desk.
+    if (label.rfind("/v1/accounts", 0) == 0
+        || label.rfind("/v1/outreach", 0) == 0
+        || label.rfind("/v1/track/", 0) == 0)
+      return to_owner(cl.owner_of("outreach"));
     if (label.rfind("/v1/coupons/{program}", 0) == 0) {
       auto p = parse_enum<program>(c.param(0));
       if (!p || *p == program::none)
@@ -2393,6 +2916,52 @@ struct api::impl {
                  "{}",
                  m.member.name, outcome, n);
     }
+    return out;
+  }
+
+  // -- dashboard (nodes/dashboard.hpp) ----------------------------------------
+
+  api_response dashboard(call& c) {
+    return serve_dashboard(c.req, deps, [&] { return dashboard_outreach(c); });
+  }
+
+  /// The dashboard's `outreach`: the answer of `GET /v1/outreach/programs`
+  /// to the caller's token, once that route exists; no programs before
+  /// (404), and no programs with the reason when it fails.
+  json dashboard_outreach(call& c) {
+    json out{{"programs", json::array()}};
+    api_request r = c.req;
+    r.path = "/v1/outreach/programs";
+    r.query.clear();
+    r.query["limit"] = "200";
+    std::string ignored;
+    auto res = dispatch(r, ignored);
+    if (res.status == 404)
+      return out;
+    auto body = json::parse(res.body, nullptr, false);
+    if (res.status == 200 && body.is_object() && body.contains("items")
+        && body["items"].is_array()) {
+      for (auto& p : body["items"]) {
+        auto& n = p["counts"];
+        auto& rt = p["rates"];
+        out["programs"].push_back(json{{"id", p["id"]},
+                                       {"name", p["name"]},
+                                       {"kind", p["kind"]},
+                                       {"stage", p["stage"]},
+                                       {"state", p["state"]},
+                                       {"rates",
+                                        {{"sent", n["sent"]},
+                                         {"opened", n["opened"]},
+                                         {"clicked", n["clicked"]},
+                                         {"bounced", n["bounced"]},
+                                         {"responses", n["responses"]},
+                                         {"open_rate", rt["open_rate"]},
+                                         {"click_rate", rt["click_rate"]},
+                                         {"bounce_rate", rt["bounce_rate"]}}}});
+      }
+    } else
+      out["error"]
+        = fmt::format("GET /v1/outreach/programs answered {}", res.status);
     return out;
   }
 };

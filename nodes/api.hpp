@@ -98,6 +98,12 @@ struct api_deps {
   /// Idempotency-Key before they are created, so a retry after a crash
   /// finds what the first attempt created; null: the registry mints them.
   id_generator* ids = nullptr;
+  /// The outreach desk (accounts, contacts, outreach programs); none: the
+  /// outreach routes answer 503.
+  caf::actor outreach;
+  /// Signs and checks the tracked addresses of outreach emails
+  /// (nodes/tracking.hpp); at least 16 characters when `outreach` is set.
+  std::string tracking_secret;
   /// Whether the node takes traffic (store open, supervisors up).
   std::function<bool()> ready;
 };

@@ -20,6 +20,7 @@
 
 #include "messages/errc.hpp"
 #include "nodes/api.hpp"
+#include "nodes/web_assets.hpp"
 
 namespace tenure {
 
@@ -481,6 +482,11 @@ struct gateway::impl {
   int listen_fd = -1;
 
   void serve(const httplib::Request& req, httplib::Response& res) {
+    if (req.method == "GET" || req.method == "HEAD")
+      if (auto* asset = find_web_asset(req.path)) {
+        serve_asset(*asset, req, res);
+        return;
+      }
     api_request in;
     in.method = req.method;
     in.path = req.path;
@@ -496,6 +502,26 @@ struct gateway::impl {
     for (auto& [k, v] : out.headers)
       res.set_header(k, v);
     res.set_content(std::move(out.body), out.content_type);
+  }
+
+  /// Serves a file of the dashboard (web/). No token: the page holds none
+  /// and asks for one; its data comes from /v1/dashboard with a token. It
+  /// is revalidated on every load (`no-cache` with a strong ETag), so a new
+  /// build's page is never mixed with an old script.
+  static void serve_asset(const web_asset& a, const httplib::Request& req,
+                          httplib::Response& res) {
+    res.set_header("Content-Security-Policy", std::string{web_csp});
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("Referrer-Policy", "no-referrer");
+    res.set_header("X-Frame-Options", "DENY");
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("ETag", std::string{a.etag});
+    if (req.get_header_value("If-None-Match") == a.etag) {
+      res.status = 304;
+      return;
+    }
+    res.status = 200;
+    res.set_content(a.body.data(), a.body.size(), std::string{a.content_type});
   }
 
   /// Answers `res` with `status` without reading the request's body; when

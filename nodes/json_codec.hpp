@@ -59,6 +59,8 @@ json value_to_json(const T& x) {
     if (to_unix_ms(x) == 0)
       return nullptr;
     return to_iso8601(x);
+  } else if constexpr (std::is_same_v<T, duration>) {
+    return to_string_duration(x);
   } else if constexpr (is_id<T>::value) {
     return x.str();
   } else if constexpr (is_named_enum<T>::value) {
@@ -170,6 +172,13 @@ caf::error value_from_json(const json& in, T& x, const std::string& path) {
       return bad(path, "expected a date (2026-11-23) or RFC 3339 time "
                        "(2026-11-23T10:00:00Z)");
     x = *t;
+  } else if constexpr (std::is_same_v<T, duration>) {
+    if (!in.is_string())
+      return bad(path, "expected a duration such as \"7d\", \"12h\"");
+    auto d = parse_duration(in.get_ref<const std::string&>());
+    if (!d)
+      return bad(path, "expected a duration such as \"7d\", \"12h\"");
+    x = *d;
   } else if constexpr (is_id<T>::value) {
     if (!in.is_string())
       return bad(path, "expected an id");

@@ -902,6 +902,8 @@ caf::expected<settings> read_settings(const caf::actor_system_config& cfg,
   r.str("outbox.smtp-url", s.outbox.smtp_url, true);
   r.str("outbox.smtp-user", s.outbox.smtp_user, true);
   r.str("outbox.smtp-password-file", s.outbox.smtp_password_file, true);
+  r.str("outbox.tracking-url", s.outbox.tracking_url, true);
+  r.str("outbox.tracking-secret-file", s.outbox.tracking_secret_file, true);
   r.uint("outbox.max-attempts", s.outbox.max_attempts, 1, 1000);
   r.dur("outbox.backoff", s.outbox.backoff,
         std::chrono::duration_cast<duration>(days{1}));

@@ -101,6 +101,12 @@ struct outbox_settings {
   /// sits in the configuration. Defaults: "".
   std::string smtp_user;
   std::string smtp_password_file;
+  /// The base of outreach emails' tracked addresses; empty:
+  /// `http://127.0.0.1:HTTP-PORT`. Default: "".
+  std::string tracking_url;
+  /// The secret signing them; empty: `DATA-DIR/tracking.secret`, made on
+  /// first start. Default: "".
+  std::string tracking_secret_file;
   /// Attempts before a notification is marked failed. Default: 8.
   uint32_t max_attempts = 8;
   /// Backoff after the first failed attempt (domain time); doubles up to

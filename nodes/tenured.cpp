@@ -35,6 +35,7 @@
 #include "actors/coupon_pool.hpp"
 #include "actors/log.hpp"
 #include "actors/mail_sink.hpp"
+#include "actors/outreach_desk.hpp"
 #include "actors/registry.hpp"
 #include "actors/support_routing.hpp"
 #include "actors/supervisors.hpp"
@@ -47,6 +48,7 @@
 #include "nodes/cluster.hpp"
 #include "nodes/gateway.hpp"
 #include "nodes/shell_protocol.hpp"
+#include "nodes/tracking.hpp"
 #include "nodes/settings.hpp"
 #include "nodes/verifier_http.hpp"
 #include "storage/store.hpp"
@@ -113,8 +115,8 @@ std::optional<flags> parse_flags(int argc, char** argv) {
     }
     auto name = arg.substr(0, arg.find('='));
     if (name != "--config" && name != "--data" && name != "--http-port"
-        && name != "--shell-port" && name != "--clock"
-        && name != "--log-level" && name != "--node") {
+        && name != "--shell-port" && name != "--clock" && name != "--log-level"
+        && name != "--node") {
       std::fprintf(stderr, "tenured: unknown option '%s'; see --help\n",
                    arg.c_str());
       return std::nullopt;
@@ -209,8 +211,8 @@ int run(const flags& fl, const sigset_t& stop_signals) {
   std::optional<tenure::cluster_config> cluster_cfg;
   if (!settings.cluster.node.empty() || !settings.cluster.members.empty()) {
     auto fail = [&](const std::string& what) {
-      std::fprintf(stderr, "tenured: cannot start: %s: %s\n",
-                   fl.config.c_str(), what.c_str());
+      std::fprintf(stderr, "tenured: cannot start: %s: %s\n", fl.config.c_str(),
+                   what.c_str());
       return exit_cannot_start;
     };
     if (settings.cluster.node.empty())
@@ -335,10 +337,9 @@ int run(const flags& fl, const sigset_t& stop_signals) {
     return exit_cannot_start;
   }
   if (settings.node.clock != "system") {
-    tenure::clock_state st{settings.node.clock,
-                           tenure::to_unix_ms((*clk)->now()),
-                           tenure::to_unix_ms(wall),
-                           settings.node.clock_days_per_second};
+    tenure::clock_state st{
+      settings.node.clock, tenure::to_unix_ms((*clk)->now()),
+      tenure::to_unix_ms(wall), settings.node.clock_days_per_second};
     if (auto err = tenure::write_clock_state(clock_file, st)) {
       std::fprintf(stderr, "tenured: cannot start: %s\n",
                    tenure::error_message(err).c_str());
@@ -348,10 +349,9 @@ int run(const flags& fl, const sigset_t& stop_signals) {
     // action, rare); a failed write is logged, the move stands.
     if (auto* manual = dynamic_cast<tenure::manual_clock*>(clk->get()))
       manual->subscribe([clock_file](tenure::time_point t) {
-        tenure::clock_state now_st{"manual", tenure::to_unix_ms(t),
-                                   tenure::to_unix_ms(
-                                     tenure::system_clock{}.now()),
-                                   0};
+        tenure::clock_state now_st{
+          "manual", tenure::to_unix_ms(t),
+          tenure::to_unix_ms(tenure::system_clock{}.now()), 0};
         if (auto err = tenure::write_clock_state(clock_file, now_st))
           tenure::log::logger{"clock"}.warn("clock state not kept error={}",
                                             tenure::error_message(err));
@@ -427,6 +427,34 @@ int run(const flags& fl, const sigset_t& stop_signals) {
     return exit_cannot_start;
   }
 
+  // The secret of outreach emails' tracked addresses (nodes/tracking.hpp).
+  auto tracking_file = settings.outbox.tracking_secret_file.empty()
+                         ? (data_dir / "tracking.secret").string()
+                         : settings.outbox.tracking_secret_file;
+  if (settings.outbox.tracking_secret_file.empty())
+    if (auto made = tenure::ensure_secret_file(tracking_file); !made) {
+      std::fprintf(stderr, "tenured: cannot start: %s\n",
+                   tenure::error_message(made.error()).c_str());
+      return exit_cannot_start;
+    }
+  auto tracking_secret = tenure::read_secret_file(tracking_file);
+  if (!tracking_secret || tracking_secret->size() < 16) {
+    std::fprintf(stderr, "tenured: cannot start: %s\n",
+                 tracking_secret
+                   ? (tracking_file
+                      + ": the tracking secret must be at least 16 "
+                        "characters")
+                       .c_str()
+                   : tenure::error_message(tracking_secret.error()).c_str());
+    return exit_cannot_start;
+  }
+  auto tracking_url
+    = settings.outbox.tracking_url.empty()
+        ? "http://127.0.0.1:" + std::to_string(settings.node.http_port)
+        : settings.outbox.tracking_url;
+  while (!tracking_url.empty() && tracking_url.back() == '/')
+    tracking_url.pop_back();
+
   // -- actors -----------------------------------------------------------------
   // The actor system is a scope: its destructor waits for all actors, so it
   // ends before the store it uses is closed below.
@@ -486,9 +514,8 @@ int run(const flags& fl, const sigset_t& stop_signals) {
       local_pools[static_cast<size_t>(p)] = pools.back();
     }
     if (cl)
-      reg_deps.elsewhere = [c = cl.get()](std::string_view id) {
-        return c->registry_of(id);
-      };
+      reg_deps.elsewhere
+        = [c = cl.get()](std::string_view id) { return c->registry_of(id); };
     auto registry = sys.spawn(tenure::registry_actor, reg_deps);
     for (auto& pool : pools)
       caf::anon_send(pool, registry);
@@ -513,7 +540,21 @@ int run(const flags& fl, const sigset_t& stop_signals) {
       vo.timeout = settings.verifier.timeout;
       verifier = std::make_shared<tenure::http_verifier>(vo);
     }
+    // The outreach desk runs on one member: the owner of `outreach`.
+    caf::actor outreach;
+    if (!cl || cl->owns("outreach")) {
+      tenure::outreach_deps od;
+      od.store = store->get();
+      od.clock = clk->get();
+      od.ids = &ids;
+      od.urls = [base = tracking_url, secret = *tracking_secret](
+                  const tenure::outreach_program& p, const tenure::ntf_id& n) {
+        return tenure::make_tracking_urls(base, secret, p, n);
+      };
+      outreach = sys.spawn<caf::detached>(tenure::outreach_desk, od);
+    }
     tenure::supervisors_deps sup_deps;
+    sup_deps.outreach = outreach;
     sup_deps.store = store->get();
     sup_deps.clock = clk->get();
     sup_deps.ids = &ids;
@@ -539,6 +580,8 @@ int run(const flags& fl, const sigset_t& stop_signals) {
       caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
       for (auto& pool : pools)
         caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
+      if (outreach)
+        caf::anon_send_exit(outreach, caf::exit_reason::user_shutdown);
     };
 
     // -- API, gateway and shell endpoint
@@ -556,9 +599,10 @@ int run(const flags& fl, const sigset_t& stop_signals) {
     api_deps.sv = &sv;
     api_deps.keys = &*keys;
     api_deps.callback_secret = *callback_secret;
+    api_deps.outreach = outreach;
+    api_deps.tracking_secret = *tracking_secret;
     api_deps.routing = &*routing;
-    api_deps.node_name
-      = cl ? cl->self() : "tenured@" + settings.node.host;
+    api_deps.node_name = cl ? cl->self() : "tenured@" + settings.node.host;
     api_deps.data_dir = data_dir.string();
     api_deps.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
       settings.gateway.request_timeout);
@@ -625,8 +669,7 @@ int run(const flags& fl, const sigset_t& stop_signals) {
                    settings.node.host.c_str(),
                    static_cast<unsigned>(settings.node.shell_port));
       exit_code = exit_cannot_start;
-    } else if (cl
-               && !(cluster_port = cl->serve(&app, registry, local_pools))) {
+    } else if (cl && !(cluster_port = cl->serve(&app, registry, local_pools))) {
       std::fprintf(stderr, "tenured: cannot start: %s\n",
                    tenure::error_message(cluster_port.error()).c_str());
       exit_code = exit_cannot_start;
@@ -637,8 +680,8 @@ int run(const flags& fl, const sigset_t& stop_signals) {
       // readers of the single-node line still match.
       std::string member;
       if (cl)
-        member = " node=" + cl->self() + " cluster="
-                 + cl->members().find(cl->self())->host + ":"
+        member = " node=" + cl->self()
+                 + " cluster=" + cl->members().find(cl->self())->host + ":"
                  + std::to_string(*cluster_port);
       std::printf("tenured: listening http=%s:%u shell=%s:%u data=%s "
                   "clock=%s%s\n",

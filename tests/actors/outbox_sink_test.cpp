@@ -73,6 +73,7 @@ const std::map<std::string, std::set<std::string>> spec = {
   {"emergency_license_notice",
    {"ticket_url", "users", "requested_by", "license"}},
   {"coupon_low_stock", {"available", "runway_days", "yearly_need"}},
+  {"outreach", {"subject", "body", "tracking_pixel"}},
 };
 
 std::string templates_file() {
@@ -341,6 +342,43 @@ TEST(outbox_sink_templates, real_file_has_every_template_with_its_params) {
   EXPECT_EQ(ts.from(), "Denomas Community Programs <community@denomas.com>");
 }
 
+TEST(outbox_sink_templates, outreach_emails_get_an_html_part_with_the_pixel) {
+  auto ts = real_templates();
+  auto n = make_notification("outreach", program::none,
+                             {{"subject", "Hello"},
+                              {"body", "Read https://t.example/c/tok?link=1 <now>"},
+                              {"tracking_pixel", "https://t.example/o/tok"}});
+  auto m = ts.render(n);
+  ASSERT_TRUE(m) << error_message(m.error());
+  EXPECT_NE(m->html.find("<img src=\"https://t.example/o/tok\" width=\"1\""),
+            std::string::npos)
+    << m->html;
+  EXPECT_NE(m->html.find("<a href=\"https://t.example/c/tok?link=1\">"),
+            std::string::npos)
+    << m->html;
+  EXPECT_NE(m->html.find("&lt;now&gt;"), std::string::npos) << "escaped";
+  auto eml = to_rfc5322(n, *m);
+  auto boundary = "tenure-alt-" + n.id.str();
+  EXPECT_NE(eml.find("Content-Type: multipart/alternative; boundary=\""
+                     + boundary + "\"\r\n"),
+            std::string::npos);
+  auto text = eml.find("--" + boundary + "\r\nContent-Type: text/plain");
+  auto html = eml.find("--" + boundary + "\r\nContent-Type: text/html");
+  ASSERT_NE(text, std::string::npos) << eml;
+  ASSERT_NE(html, std::string::npos) << eml;
+  EXPECT_LT(text, html);
+  EXPECT_EQ(eml.substr(eml.size() - boundary.size() - 6),
+            "--" + boundary + "--\r\n");
+  EXPECT_EQ(to_rfc5322(n, *m), eml) << "deterministic";
+  // Without a pixel: one plain text part, as before.
+  auto plain = make_notification("rejection", program::edu,
+                                 values_for(spec.at("rejection")));
+  auto pm = ts.render(plain);
+  ASSERT_TRUE(pm);
+  EXPECT_TRUE(pm->html.empty());
+  EXPECT_EQ(to_rfc5322(plain, *pm).find("multipart"), std::string::npos);
+}
+
 TEST(outbox_sink_templates, every_template_renders_with_its_params) {
   auto ts = real_templates();
   for (auto& [name, params] : spec) {
@@ -351,7 +389,8 @@ TEST(outbox_sink_templates, every_template_renders_with_its_params) {
       auto n = make_notification(name, p, values_for(params));
       auto m = ts.render(n);
       ASSERT_TRUE(m) << name << ": " << error_message(m.error());
-      auto text = m->subject + "\n" + m->body;
+      // (The tracking pixel of outreach emails is in the HTML part.)
+      auto text = m->subject + "\n" + m->body + "\n" + m->html;
       for (auto& param : params)
         EXPECT_NE(text.find(param + "-value"), std::string::npos)
           << name << "." << to_string(p) << " does not use " << param;

@@ -680,3 +680,74 @@ TEST(outreach_desk, accounts_upsert_by_reference_and_refuse_bad_input) {
   ASSERT_TRUE(list);
   EXPECT_EQ(list->size(), 1u) << "the bad one changed nothing";
 }
+
+// -- CSV import ---------------------------------------------------------------
+
+TEST(outreach_import, lines_group_into_accounts_and_every_line_is_checked) {
+  std::string csv
+    = "\xEF\xBB\xBF"
+      "account_ref,account_name,segment,hosting,stage,contact_name,email,"
+      "roles\r\n"
+      "crm-1,\"Acme, Inc.\",scale,saas,enablement,Ann,ann@acme.example,"
+      "admin|owner\r\n"
+      "\r\n"
+      "crm-2,Beta,tech_touch,self_managed,,Bea,bea@beta.example,sold_to\r\n"
+      "CRM-1,\"Acme, Inc.\",scale,saas,enablement,\"Oli \"\"O\"\"\","
+      "oli@acme.example,maintainer\r\n";
+  auto got = parse_account_csv(csv);
+  ASSERT_TRUE(got) << error_message(got.error());
+  ASSERT_EQ(got->size(), 2u);
+  auto& acme = got->at(0);
+  EXPECT_EQ(acme.name, "Acme, Inc.");
+  EXPECT_EQ(acme.hosting, hosting::saas);
+  ASSERT_EQ(acme.contacts.size(), 2u) << "references match case-blind";
+  EXPECT_EQ(
+    acme.contacts[0].roles,
+    (std::vector<contact_role>{contact_role::admin, contact_role::owner}));
+  EXPECT_EQ(acme.contacts[1].name, "Oli \"O\"");
+  EXPECT_EQ(got->at(1).stage, lifecycle_stage::onboarding) << "the default";
+  auto refused = [](const std::string& body, const std::string& what) {
+    auto r = parse_account_csv(
+      "account_ref,account_name,segment,hosting,stage,contact_name,email,"
+      "roles\n"
+      + body);
+    EXPECT_FALSE(r) << body;
+    if (!r)
+      EXPECT_NE(error_message(r.error()).find(what), std::string::npos)
+        << error_message(r.error());
+  };
+  refused("crm-1,A,scale,saas,,N,n@a.example,admin\ncrm-1,A,huge,saas,,M,"
+          "m@a.example,admin\n",
+          "line 3: segment: expected one of");
+  refused("crm-1,A,scale,saas,,N,n@a.example,boss\n", "line 2: roles");
+  refused("crm-1,A,scale,saas,,N,nowhere,admin\n", "line 2: contacts[0].email");
+  refused("crm-1,A,scale,saas,,N,n@a.example,admin\ncrm-1,B,scale,saas,,M,"
+          "m@a.example,admin\n",
+          "line 3: account crm-1 is described differently");
+  refused("crm-1,A,scale,saas\n", "line 2: expected 8 fields");
+  refused(",A,scale,saas,,N,n@a.example,admin\n", "account_ref: required");
+  refused("crm-1,\"A,scale,saas,,N,n@a.example,admin\n", "quote");
+  EXPECT_FALSE(parse_account_csv("name,email\nx,y\n"));
+  EXPECT_FALSE(parse_account_csv(""));
+}
+
+TEST(outreach_import, a_merge_keeps_contacts_the_file_does_not_name) {
+  auto stored
+    = acme(hosting::saas, {person("ann", {contact_role::admin}),
+                           person("bob", {contact_role::owner}, true)});
+  auto in
+    = acme(hosting::self_managed, {person("bob", {contact_role::admin}),
+                                   person("cat", {contact_role::maintainer})});
+  in.name = "Acme Corp";
+  auto m = merge_import(stored, in);
+  EXPECT_EQ(m.name, "Acme Corp");
+  EXPECT_EQ(m.hosting, hosting::self_managed);
+  ASSERT_EQ(m.contacts.size(), 3u);
+  EXPECT_EQ(m.contacts[0].name, "ann");
+  EXPECT_EQ(m.contacts[1].id, stored.contacts[1].id) << "matched by address";
+  EXPECT_EQ(m.contacts[1].roles,
+            std::vector<contact_role>{contact_role::admin});
+  EXPECT_TRUE(m.contacts[1].bounced) << "the desk clears it only when the "
+                                        "address changes";
+  EXPECT_TRUE(m.contacts[2].id.empty()) << "a new contact gets its id later";
+}

@@ -560,6 +560,7 @@ constexpr catalog_route catalog[] = {
   {"POST", "/v1/admin/clock", "admin"},
   {"GET", "/v1/cluster", "read"},
   {"POST", "/v1/cluster/plan", "admin"},
+  {"GET", "/v1/dashboard", "read"},
 };
 
 /// `/v1/applications/{id}` -> `/v1/applications/{}`.
