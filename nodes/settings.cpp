@@ -938,6 +938,27 @@ caf::expected<settings> read_settings(const caf::actor_system_config& cfg,
   return load_data_files(std::move(s));
 }
 
+namespace {
+
+/// CAF 0.17.6 keeps what a configuration file says in `cfg.content` only,
+/// while its OpenSSL module reads the members `cfg.openssl_*`, which stay
+/// empty: a member given a certificate, key and CA served anonymous TLS and
+/// linked with any CAF client. Copies the `openssl` group into them.
+void apply_openssl_group(caf::actor_system_config& cfg) {
+  // caf::string_view, not const char*: CAF 0.17 converts a const char* to
+  // it only when built with gcc (clang, as in scripts/fuzz, takes arrays).
+  auto str = [&](caf::string_view key) {
+    return caf::get_or(cfg, key, std::string{});
+  };
+  cfg.openssl_certificate = str("openssl.certificate");
+  cfg.openssl_key = str("openssl.key");
+  cfg.openssl_passphrase = str("openssl.passphrase");
+  cfg.openssl_capath = str("openssl.capath");
+  cfg.openssl_cafile = str("openssl.cafile");
+}
+
+} // namespace
+
 caf::expected<settings> load_settings(caf::actor_system_config& cfg,
                                       const std::string& conf_path) {
   // CAF silently ignores a file it cannot open; we do not.
@@ -948,6 +969,7 @@ caf::expected<settings> load_settings(caf::actor_system_config& cfg,
       = cfg.parse(caf::actor_system_config::string_list{}, conf_path.c_str()))
     return make_error(errc::config_invalid,
                       conf_path + ": " + describe_parse_error(err));
+  apply_openssl_group(cfg);
   return read_settings(cfg, conf_path);
 }
 

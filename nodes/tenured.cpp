@@ -713,6 +713,11 @@ int run(const flags& fl, const sigset_t& stop_signals) {
       waiter->wait_for(shell);
     }
     stop_actors();
+    // The actors use what this scope declared after `sys` (the mail sinks,
+    // the id generator, the cluster): wait for them here, before those are
+    // destroyed, not in the system's destructor after them. (An outbox
+    // delivery in flight at SIGTERM read the freed maildir sink; ASan.)
+    sys.await_all_actors_done();
   }
   // In-flight commits finish before close() returns.
   (*store)->close();

@@ -10,6 +10,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
 
 #include "actors/atoms.hpp"
 #include "actors/coupon_pool.hpp"
@@ -180,17 +181,32 @@ struct cluster {
     return out;
   }
 
-  /// Waits (bounded) until `booked` applications hold a code.
+  /// Waits (bounded) until `booked` applications hold a code. Like the
+  /// `book_code` timer of a node (no timer supervisor runs here), asks again
+  /// for the applications still waiting every 2 s: one whose question to
+  /// the pool timed out (3 s; sanitizer builds under this load) stays
+  /// waiting until asked again, and the pool answers the same code.
   std::vector<application> wait_booked(const std::vector<app_id>& ids,
                                        size_t booked) {
-    auto deadline = std::chrono::steady_clock::now() + 60s;
+    auto start = std::chrono::steady_clock::now();
+    auto deadline = start + 60s;
+    auto next_retry = start + 2s;
     for (;;) {
       auto s = states(ids);
       size_t n = 0;
       for (auto& a : s)
         n += a.state == application_state::booked;
-      if (n >= booked || std::chrono::steady_clock::now() > deadline)
+      auto now = std::chrono::steady_clock::now();
+      if (n >= booked || now > deadline)
         return s;
+      if (now >= next_retry) {
+        for (auto& a : s)
+          if (a.state == application_state::awaiting_code)
+            caf::anon_send(registry, book_code{a.id});
+        next_retry = now + 2s;
+      }
+      // Paced, so that the state queries do not starve the pool.
+      std::this_thread::sleep_for(20ms);
     }
   }
 

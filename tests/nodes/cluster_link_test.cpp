@@ -2,10 +2,13 @@
 // Members that share the secret link and forward; a node with another secret
 // or outside the member list is refused and logged, and requests for its
 // shard fail with the clear 503; TLS links work and a plain peer cannot join
-// a TLS cluster; bad cluster configuration stops the node at start.
+// a TLS cluster; a TLS member refuses a peer without a certificate and a
+// plain CAF client at the transport; bad cluster configuration stops the
+// node at start.
 
 #include <chrono>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -134,6 +137,22 @@ double metric(const std::string& body, const std::string& series) {
   if (pos == std::string::npos)
     return -1;
   return std::stod(body.substr(pos + series.size() + 2));
+}
+
+/// What tests/support/caf_dial.cpp printed and how it ended.
+struct dialed {
+  std::optional<int> rc;
+  std::string out;
+  std::chrono::steady_clock::duration took;
+};
+
+/// Runs tests/support/caf_dial.cpp with `args` and waits for it.
+dialed caf_dial(std::vector<std::string> args) {
+  args.insert(args.begin(), TENURE_CAF_DIAL);
+  auto started = std::chrono::steady_clock::now();
+  child_process p{args};
+  auto rc = p.wait(120s);
+  return {rc, p.out() + p.err(), std::chrono::steady_clock::now() - started};
 }
 
 std::vector<tenure::cluster_member> members_of(const cluster_files& f) {
@@ -302,17 +321,82 @@ TEST(cluster_link, a_peer_with_a_certificate_of_another_ca_cannot_link) {
   tenured_node a{d + "/a", f.node_flags(0), tls_config(f, d, "a", "ca")};
   tenured_node b{d + "/b", f.node_flags(1), tls_config(f, d, "b", "other")};
   ASSERT_TRUE(a.line && b.line) << a.proc.err() << b.proc.err();
+  // a's first dial may have failed before b listened ("ip_connect
+  // failed"); wait for one that reached b and failed in the TLS handshake.
   std::string error;
   ASSERT_TRUE(eventually([&] {
     return !reachable(a.port, f.admin_token, "b", &error)
-           && error.find("not connected yet") == std::string::npos
-           && !error.empty();
+           && error.find("handshake") != std::string::npos;
   }))
     << error;
   EXPECT_EQ(a.proc.err().find("peer up"), std::string::npos) << a.proc.err();
   EXPECT_EQ(b.proc.err().find("peer accepted"), std::string::npos)
     << b.proc.err();
   EXPECT_FALSE(reachable(b.port, f.admin_token, "a"));
+}
+
+// Issue 7's transport cases, each against the member's real cluster port:
+// a peer with no certificate and a plain (non-TLS) CAF client are refused
+// before any cluster hello, and promptly.
+TEST(cluster_link, a_tls_member_refuses_peers_without_a_certificate) {
+  temp_dir dir;
+  cluster_files f{dir.path(), {"a", "b"}};
+  auto d = dir.path();
+  ASSERT_TRUE(make_ca(d, "ca"));
+  ASSERT_TRUE(make_cert(d, "ca", "a") && make_cert(d, "ca", "b"));
+  tenured_node a{d + "/a", f.node_flags(0), tls_config(f, d, "a", "ca")};
+  ASSERT_TRUE(a.line) << a.proc.err();
+  const std::string host = "127.0.0.1";
+  const std::string port = std::to_string(f.cluster_ports[0]);
+  const std::string ca = "cafile=" + d + "/ca.pem";
+  const std::string cert = "certificate=" + d + "/b.pem";
+  const std::string key = "key=" + d + "/b.key";
+  // Controls: the same clients get through where they should, so each
+  // refusal below is the member's doing. With b's certificate (of the
+  // cluster's CA) the handshake completes and CAF links.
+  auto ok = caf_dial({"handshake", host, port, "20", ca, cert, key});
+  EXPECT_EQ(ok.rc, 0) << ok.out;
+  EXPECT_NE(ok.out.find("handshake ok"), std::string::npos) << ok.out;
+  auto linked = caf_dial({"dial", host, port, "20", ca, cert, key});
+  EXPECT_EQ(linked.rc, 0) << linked.out;
+  EXPECT_NE(linked.out.find("connected published=yes"), std::string::npos)
+    << linked.out;
+  // ... and anonymous TLS and plain BASP link to CAF nodes that speak them.
+  for (std::string mode : {"tls", "plain"}) {
+    child_process server{
+      std::vector<std::string>{TENURE_CAF_DIAL, "serve", "120", mode}};
+    auto line = server.wait_for_output("serving port=", 60s);
+    ASSERT_TRUE(line) << mode << ": " << server.out() << server.err();
+    auto p = line->substr(line->find('=') + 1);
+    auto r = caf_dial({"dial", host, p, "20", mode});
+    EXPECT_EQ(r.rc, 0) << mode << ": " << r.out;
+  }
+  // A peer with no certificate that trusts the cluster's CA: the handshake
+  // fails at the member's demand for a client certificate. (A bare OpenSSL
+  // client: CAF itself will not start with a CA file and no certificate.)
+  auto bare = caf_dial({"handshake", host, port, "20", ca});
+  EXPECT_EQ(bare.rc, 2) << bare.out;
+  EXPECT_NE(bare.out.find("handshake failed"), std::string::npos) << bare.out;
+  // A CAF node whose OpenSSL module has no certificate, key or CA: it offers
+  // only anonymous ECDH, which the member does not accept.
+  auto anon = caf_dial({"dial", host, port, "20", "tls"});
+  EXPECT_EQ(anon.rc, 2) << anon.out;
+  EXPECT_NE(anon.out.find("failed error="), std::string::npos) << anon.out;
+  // A plain CAF client: refused, and by the member closing the connection,
+  // not by the client giving up after its 20 s.
+  auto plain = caf_dial({"dial", host, port, "20", "plain"});
+  EXPECT_EQ(plain.rc, 2) << plain.out;
+  EXPECT_NE(plain.out.find("failed error="), std::string::npos) << plain.out;
+  EXPECT_EQ(plain.out.find("timeout"), std::string::npos) << plain.out;
+  EXPECT_LT(plain.took, 15s) << plain.out;
+  EXPECT_EQ(anon.out.find("timeout"), std::string::npos) << anon.out;
+  // The member accepted nobody, and still serves TLS on that port.
+  EXPECT_TRUE(a.proc.running());
+  EXPECT_EQ(a.proc.err().find("peer accepted"), std::string::npos)
+    << a.proc.err();
+  EXPECT_EQ(a.proc.err().find("peer up"), std::string::npos) << a.proc.err();
+  auto again = caf_dial({"handshake", host, port, "20", ca, cert, key});
+  EXPECT_EQ(again.rc, 0) << again.out;
 }
 
 TEST(cluster_link, bad_cluster_configuration_stops_the_node_at_start) {

@@ -265,6 +265,37 @@ TEST(settings, caf_settings_in_the_same_file_take_effect) {
     caf::get_or(cfg, "middleman.enable-automatic-connections", true));
 }
 
+// CAF 0.17.6's parse() leaves a file's openssl group out of the members its
+// OpenSSL module reads: a TLS member served anonymous TLS to anyone.
+TEST(settings, the_openssl_group_reaches_cafs_openssl_module) {
+  edited_config c{"tenured.conf", "certificate = \"\"",
+                  "certificate = \"/etc/tenure/a.pem\""};
+  auto text = c.text("tenured.conf");
+  for (auto [from, to] :
+       {std::pair{"key = \"\"", "key = \"/etc/tenure/a.key\""},
+        {"passphrase = \"\"", "passphrase = \"pw\""},
+        {"capath = \"\"", "capath = \"/etc/tenure/cas\""},
+        {"cafile = \"\"", "cafile = \"/etc/tenure/ca.pem\""}}) {
+    auto pos = text.find(from);
+    ASSERT_NE(pos, std::string::npos) << from;
+    text.replace(pos, std::string{from}.size(), to);
+  }
+  write_file(c.conf(), text);
+  caf::actor_system_config cfg;
+  auto s = load_settings(cfg, c.conf());
+  ASSERT_TRUE(s) << error_message(s.error());
+  EXPECT_EQ(cfg.openssl_certificate, "/etc/tenure/a.pem");
+  EXPECT_EQ(cfg.openssl_key, "/etc/tenure/a.key");
+  EXPECT_EQ(cfg.openssl_passphrase, "pw");
+  EXPECT_EQ(cfg.openssl_capath, "/etc/tenure/cas");
+  EXPECT_EQ(cfg.openssl_cafile, "/etc/tenure/ca.pem");
+  // The shipped file sets none: anonymous TLS is never chosen by accident.
+  caf::actor_system_config plain;
+  ASSERT_TRUE(load_settings(plain, config_dir() + "/tenured.conf"));
+  EXPECT_EQ(plain.openssl_certificate, "");
+  EXPECT_EQ(plain.openssl_cafile, "");
+}
+
 TEST(settings, read_settings_takes_an_already_parsed_config) {
   auto conf = config_dir() + "/tenured.conf";
   caf::actor_system_config cfg;
