@@ -504,6 +504,44 @@ struct book {
     return r;
   }
 
+  caf::expected<std::string> enroll(const notification& n) {
+    auto sys = system_program_for(n.template_name);
+    if (!sys)
+      return std::string{};
+    auto t = now();
+    storage::batch b;
+    auto p = program_io::load(*deps.store, sys->id.str());
+    if (!p)
+      return std::move(p.error());
+    if (!*p) {
+      auto made = *sys;
+      made.created_at = made.launched_at = t;
+      program_io::record(b, std::nullopt, {prg_created{made}}, t);
+    }
+    auto existing
+      = deps.store->get(storage::cf::outreach, outreach_delivery_key(n.id));
+    if (!existing)
+      return std::move(existing.error());
+    if (!*existing) {
+      auto counts = load_counts(sys->id);
+      if (!counts)
+        return std::move(counts.error());
+      outreach_delivery d;
+      d.id = n.id;
+      d.program = sys->id;
+      d.email = n.recipient;
+      d.sent_at = t;
+      ++counts->sent;
+      b.put(storage::cf::outreach, outreach_delivery_key(n.id), encode(d));
+      b.put(storage::cf::outreach, outreach_counts_key(sys->id),
+            encode(*counts));
+    }
+    if (!b.empty())
+      if (auto err = deps.store->commit_sync(std::move(b)))
+        return err;
+    return deps.urls ? deps.urls(*sys, n.id).pixel : std::string{};
+  }
+
   caf::expected<std::vector<survey_response>>
   responses(const list_responses& q) const {
     auto prefix = outreach_response_key(q.program, "");
@@ -524,6 +562,33 @@ struct book {
 };
 
 } // namespace
+
+std::optional<outreach_program>
+system_program_for(const std::string& template_name) {
+  // Fixed ids, the same on every node and every start.
+  auto make = [](const char* body, const char* name, lifecycle_stage st) {
+    outreach_program p;
+    p.id = prg_id::from_body(body);
+    p.name = name;
+    p.kind = outreach_kind::email;
+    p.stage = st;
+    p.system = true;
+    p.state = outreach_state::running;
+    p.created_by = "system";
+    outreach_step s;
+    s.subject = name;
+    s.body = "(the lifecycle's own notification)";
+    p.steps.push_back(s);
+    return p;
+  };
+  if (template_name == "renewal_reminder")
+    return make("00000000000000000000000001", "Renewal reminders",
+                lifecycle_stage::retention);
+  if (template_name == "compliance_notice")
+    return make("00000000000000000000000002", "Compliance notices",
+                lifecycle_stage::retention);
+  return std::nullopt;
+}
 
 std::string outreach_counts_key(const prg_id& p) {
   return "c/" + p.str();
@@ -557,6 +622,12 @@ caf::behavior outreach_desk(self_ptr self, outreach_deps deps) {
     },
     [=](import_account& cmd) -> caf::result<account> {
       auto r = bk->import(std::move(cmd));
+      if (!r)
+        return std::move(r.error());
+      return std::move(*r);
+    },
+    [=](const enroll_notification& q) -> caf::result<std::string> {
+      auto r = bk->enroll(q.ntf);
       if (!r)
         return std::move(r.error());
       return std::move(*r);

@@ -162,7 +162,22 @@ struct list_responses {
                           field("after", x.after), field("limit", x.limit))
 };
 
+/// A lifecycle notification about to be delivered (renewal reminders,
+/// compliance notices): recorded as a delivery of its built-in program
+/// (made on first use), counted as sent once per notification however
+/// often it is delivered; answers its open pixel's address (empty for a
+/// template without a built-in program).
+struct enroll_notification {
+  notification ntf;
+  TENURE_OUTREACH_MESSAGE(enroll_notification, field("ntf", x.ntf))
+};
+
 #undef TENURE_OUTREACH_MESSAGE
+
+/// The built-in program that counts the lifecycle notifications of
+/// `template_name` (`renewal_reminder`, `compliance_notice`), if any.
+std::optional<outreach_program>
+system_program_for(const std::string& template_name);
 
 struct outreach_desk_state {
   static inline const char* name = "outreach";

@@ -561,7 +561,28 @@ int run(const flags& fl, const sigset_t& stop_signals) {
     sup_deps.policy = &policy;
     sup_deps.registry = registry;
     sup_deps.verifier = verifier;
+    // Renewal reminders and compliance notices are tracked like outreach
+    // emails (their built-in programs count sends, opens and clicks) where
+    // this node runs the outreach desk; elsewhere they go out untracked.
     sup_deps.deliver = [&](const tenure::notification& n) {
+      if (outreach && tenure::system_program_for(n.template_name)) {
+        caf::scoped_actor self{sys};
+        std::string pixel;
+        self
+          ->request(outreach, std::chrono::seconds(5),
+                    tenure::enroll_notification{n})
+          .receive([&](std::string& url) { pixel = std::move(url); },
+                   [&](caf::error& err) {
+                     log.warn("notification goes out untracked id={} "
+                              "error={}",
+                              n.id.str(), tenure::error_message(err));
+                   });
+        if (!pixel.empty()) {
+          auto tracked = n;
+          tracked.params["tracking_pixel"] = pixel;
+          return tenure::render_and_deliver(*templates, *sink, tracked);
+        }
+      }
       return tenure::render_and_deliver(*templates, *sink, n);
     };
     sup_deps.outbox_max_attempts = settings.outbox.max_attempts;

@@ -751,3 +751,38 @@ TEST(outreach_import, a_merge_keeps_contacts_the_file_does_not_name) {
                                         "address changes";
   EXPECT_TRUE(m.contacts[2].id.empty()) << "a new contact gets its id later";
 }
+
+TEST(outreach_desk, renewal_reminders_and_compliance_notices_are_counted_too) {
+  desk_fixture f;
+  notification n;
+  n.id = f.ids.next<ntf_id>(t0);
+  n.template_name = "renewal_reminder";
+  n.recipient = "owner@member.example";
+  auto first = f.ask<std::string>(enroll_notification{n});
+  ASSERT_TRUE(first) << error_message(first.error());
+  EXPECT_EQ(*first, "https://t.example/o/" + n.id.str());
+  // Delivered again (at least once): counted once.
+  EXPECT_EQ(f.ask<std::string>(enroll_notification{n}), *first);
+  auto sys = system_program_for("renewal_reminder");
+  ASSERT_TRUE(sys);
+  auto v = f.ask<program_view>(get_atom::value, sys->id);
+  ASSERT_TRUE(v) << error_message(v.error());
+  EXPECT_TRUE(v->program.system);
+  EXPECT_EQ(v->program.name, "Renewal reminders");
+  EXPECT_EQ(v->counts.sent, 1u);
+  EXPECT_EQ(f.ask<bool>(track_delivery{sys->id, n.id, track_kind::open}), true);
+  v = f.ask<program_view>(get_atom::value, sys->id);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->counts.opened, 1u);
+  EXPECT_EQ(f.ask<program_view>(start_program{sys->id, "op"}).error(),
+            errc::illegal_transition)
+    << "a built-in program is not launched";
+  // Other templates are not tracked.
+  n.id = f.ids.next<ntf_id>(t0);
+  n.template_name = "booking_success";
+  EXPECT_EQ(f.ask<std::string>(enroll_notification{n}), std::string{});
+  auto list = f.ask<std::vector<program_view>>(list_programs{"", 10});
+  ASSERT_TRUE(list);
+  EXPECT_EQ(list->size(), 1u);
+  EXPECT_TRUE(system_program_for("compliance_notice"));
+}
