@@ -66,6 +66,17 @@ struct book {
     return std::move(**a);
   }
 
+  caf::expected<account> by_ref(const std::string& ref) const {
+    auto row = deps.store->get(storage::cf::meta, ref_key(ref));
+    if (!row)
+      return std::move(row.error());
+    auto id = *row ? acct_id::parse(**row) : std::nullopt;
+    if (!id)
+      return make_error(errc::not_found,
+                        "no account with reference " + ref.substr(0, 60));
+    return load_account(*id);
+  }
+
   caf::expected<outreach_program> load_program(const prg_id& id) const {
     auto p = program_io::load(*deps.store, id.str());
     if (!p)
@@ -634,6 +645,12 @@ caf::behavior outreach_desk(self_ptr self, outreach_deps deps) {
     },
     [=](add_contact& cmd) -> caf::result<account> {
       auto r = bk->add(std::move(cmd));
+      if (!r)
+        return std::move(r.error());
+      return std::move(*r);
+    },
+    [=](get_atom, const std::string& ref) -> caf::result<account> {
+      auto r = bk->by_ref(ref);
       if (!r)
         return std::move(r.error());
       return std::move(*r);

@@ -184,6 +184,8 @@ struct outreach_desk_state {
 };
 
 /// Handles the messages above, `(get_atom, acct_id)` → account,
+/// `(get_atom, std::string reference)` → the account with that CRM
+/// reference,
 /// `(get_atom, prg_id)` → program_view, and `(fire_atom, timer)` from the
 /// `outreach` timer supervisor (a step comes due: one page, and the timer
 /// again while pages remain). Spawn it detached: it commits synchronously.

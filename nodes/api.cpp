@@ -1771,7 +1771,19 @@ struct api::impl {
                                  "stage", "contacts", "by"}))
       return *bad;
     put_account cmd;
-    if (auto err = read_account(c, cmd.acct, true))
+    // An upsert by reference changes what the body gives and keeps the
+    // rest (a CRM sync that sends no contacts keeps them).
+    std::string ref;
+    if (auto err = field(c, "external_ref", ref, false))
+      return error_response(err);
+    if (!ref.empty()) {
+      auto stored = ask<account>(*d, get_atom::value, ref);
+      if (stored)
+        cmd.acct = std::move(*stored);
+      else if (stored.error() != errc::not_found)
+        return error_response(stored.error());
+    }
+    if (auto err = read_account(c, cmd.acct, cmd.acct.id.empty()))
       return error_response(err);
     cmd.by = c.by("by");
     auto r = ask<account>(*d, std::move(cmd));

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <cstdio>
 #include <map>
 #include <ostream>
 #include <random>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 #include <openssl/sha.h>
@@ -565,6 +568,72 @@ bool clock_set(const args& a, plan& p, std::string&) {
   return single(p, post("/v1/admin/clock", ojson{{"set", a.pos[0]}}));
 }
 
+bool accounts_list(const args& a, plan& p, std::string& err) {
+  return paged(p, a, "/v1/accounts" + query({{"segment", a.opt("--segment")}}),
+               100, err);
+}
+
+bool accounts_show(const args& a, plan& p, std::string&) {
+  return single(p, get("/v1/accounts/" + url_encode(a.pos[0])));
+}
+
+bool accounts_import(const args& a, plan& p, std::string&) {
+  p.what = plan::kind::account_import;
+  p.file = a.pos[0];
+  return true;
+}
+
+bool outreach_list(const args& a, plan& p, std::string& err) {
+  return paged(p, a, "/v1/outreach/programs", 100, err);
+}
+
+bool outreach_show(const args& a, plan& p, std::string&) {
+  return single(p, get("/v1/outreach/programs/" + url_encode(a.pos[0])));
+}
+
+bool outreach_create(const args& a, plan& p, std::string&) {
+  p.what = plan::kind::upload;
+  p.file = a.pos[0];
+  request r;
+  r.method = "POST";
+  r.target = "/v1/outreach/programs";
+  r.content_type = "application/json";
+  r.idempotency_key = random_key();
+  // The operator is recorded unless the file names one.
+  ojson defaults = ojson::object();
+  a.add_by(defaults);
+  r.body = defaults.dump();
+  p.requests.push_back(std::move(r));
+  return true;
+}
+
+bool outreach_action(const args& a, plan& p, const char* action) {
+  ojson body = ojson::object();
+  a.add_by(body);
+  return single(
+    p,
+    post("/v1/outreach/programs/" + url_encode(a.pos[0]) + "/" + action, body));
+}
+
+bool outreach_launch(const args& a, plan& p, std::string&) {
+  return outreach_action(a, p, "launch");
+}
+
+bool outreach_stop(const args& a, plan& p, std::string&) {
+  return outreach_action(a, p, "stop");
+}
+
+bool outreach_explain(const args& a, plan& p, std::string&) {
+  return single(p, get("/v1/outreach/programs/" + url_encode(a.pos[1])
+                       + "/explain" + query({{"account", a.pos[0]}})));
+}
+
+bool outreach_responses(const args& a, plan& p, std::string& err) {
+  return paged(p, a,
+               "/v1/outreach/programs/" + url_encode(a.pos[0]) + "/responses",
+               100, err);
+}
+
 bool help(const args& a, plan& p, std::string&) {
   p.what = plan::kind::help;
   p.topic = a.pos.empty() ? std::string{} : a.pos[0];
@@ -842,6 +911,91 @@ const std::vector<command_def>& table() {
      {},
      {},
      clock_set},
+    {{"accounts list", "accounts list [--segment S] [--limit N]",
+      "customer accounts (outreach)",
+      "GET /v1/accounts?segment= (scope read). Follows next_cursor until "
+      "--limit\naccounts (default 100). Segments: tech_touch, scale, "
+      "csm_managed."},
+     {},
+     {"--segment", "--limit"},
+     {},
+     accounts_list},
+    {{"accounts show", "accounts show ID", "an account with its contacts",
+      "GET /v1/accounts/ID (scope read)."},
+     {"ID"},
+     {},
+     {},
+     accounts_show},
+    {{"accounts import", "accounts import FILE",
+      "create or update accounts and contacts from a CSV file",
+      "POST /v1/accounts/import (scope write), text/csv with the header\n"
+      "account_ref,account_name,segment,hosting,stage,contact_name,email,"
+      "roles\n(one contact a line; roles separated by |). The header is "
+      "checked here;\nthe file goes in parts of about 500 lines that never "
+      "split an account,\neach with the header, and a line of progress "
+      "follows each part. The node\nchecks every line of a part before it "
+      "writes any; the import stops at the\nfirst refused part, naming the "
+      "line and what was imported before it.\nAccounts are updated by "
+      "account_ref, so running the import again is safe."},
+     {"FILE"},
+     {},
+     {},
+     accounts_import},
+    {{"outreach list", "outreach list [--limit N]",
+      "outreach programs with their rates",
+      "GET /v1/outreach/programs (scope read). Follows next_cursor until "
+      "--limit\nprograms (default 100)."},
+     {},
+     {"--limit"},
+     {},
+     outreach_list},
+    {{"outreach show", "outreach show ID",
+      "an outreach program, its steps, counts and rates",
+      "GET /v1/outreach/programs/ID (scope read)."},
+     {"ID"},
+     {},
+     {},
+     outreach_show},
+    {{"outreach create", "outreach create FILE.json",
+      "create an outreach program (a draft) from a JSON file",
+      "POST /v1/outreach/programs (scope write) with the file's JSON object:"
+      "\n{name, kind, stage, segments, stages, hostings, steps: [{subject, "
+      "body,\ndelay}], links, survey, anonymous, webinar_at} (docs/"
+      "openapi.yaml). \"by\" is\nadded (--as NAME, else $USER) unless the "
+      "file has it."},
+     {"FILE"},
+     {},
+     {},
+     outreach_create},
+    {{"outreach launch", "outreach launch ID", "launch a draft program",
+      "POST /v1/outreach/programs/ID/launch {by} (scope write)."},
+     {"ID"},
+     {},
+     {},
+     outreach_launch},
+    {{"outreach stop", "outreach stop ID", "stop a draft or running program",
+      "POST /v1/outreach/programs/ID/stop {by} (scope write)."},
+     {"ID"},
+     {},
+     {},
+     outreach_stop},
+    {{"outreach explain", "outreach explain ACCOUNT PROGRAM",
+      "who at an account gets a program's emails, and why",
+      "GET /v1/outreach/programs/PROGRAM/explain?account=ACCOUNT (scope "
+      "read).\nPrints the resolution line by line (addresses masked); "
+      "changes nothing."},
+     {"ACCOUNT", "PROGRAM"},
+     {},
+     {},
+     outreach_explain},
+    {{"outreach responses", "outreach responses ID [--limit N]",
+      "the answers to a survey program",
+      "GET /v1/outreach/programs/ID/responses (scope read). Answers to an "
+      "anonymous\nsurvey carry no account, no contact and only the day."},
+     {"ID"},
+     {"--limit"},
+     {},
+     outreach_responses},
     {{"help", "help [COMMAND]", "this list, or the details of a command", ""},
      {"[COMMAND...]"},
      {},
@@ -1264,6 +1418,145 @@ std::string codes_text(const ojson& body) {
   return out;
 }
 
+/// `0.4235` -> `42.4%`.
+std::string percent(const ojson& v) {
+  if (!v.is_number())
+    return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", v.get<double>() * 100.0);
+  return buf;
+}
+
+std::string accounts_text(const ojson& body) {
+  if (!body.contains("items") || !body["items"].is_array())
+    return block(body);
+  auto shown = body;
+  for (auto& a : shown["items"])
+    if (a.is_object())
+      a["contact_count"] = a.contains("contacts") && a["contacts"].is_array()
+                             ? a["contacts"].size()
+                             : 0;
+  return listing(shown,
+                 {{"id", "id"},
+                  {"name", "name", 32},
+                  {"ref", "external_ref", 20},
+                  {"segment", "segment"},
+                  {"hosting", "hosting"},
+                  {"stage", "stage"},
+                  {"contacts", "contact_count"}},
+                 "account", "accounts");
+}
+
+std::string account_text(const ojson& body) {
+  auto out = block(body, {"contacts"});
+  if (body.contains("contacts") && body["contacts"].is_array()
+      && !body["contacts"].empty()) {
+    auto items = body["contacts"];
+    for (auto& c : items)
+      if (c.is_object())
+        c["bounced"] = c.value("bounced", false) ? "BOUNCED" : "";
+    out += "\ncontacts:\n";
+    out += table({{"id", "id"},
+                  {"name", "name", 32},
+                  {"email", "email"},
+                  {"roles", "roles"},
+                  {"", "bounced"}},
+                 items, true, "  ");
+  }
+  return out;
+}
+
+/// A program with its rates as percentages, for tables.
+ojson with_percentages(ojson p) {
+  if (p.is_object() && p.contains("rates") && p["rates"].is_object())
+    for (auto k : {"open_rate", "click_rate", "bounce_rate", "response_rate"})
+      if (p["rates"].contains(k))
+        p["rates"][k] = percent(p["rates"][k]);
+  return p;
+}
+
+std::string programs_text(const ojson& body) {
+  if (!body.contains("items") || !body["items"].is_array())
+    return block(body);
+  auto shown = body;
+  for (auto& p : shown["items"])
+    p = with_percentages(p);
+  return listing(shown,
+                 {{"id", "id"},
+                  {"state", "state"},
+                  {"kind", "kind"},
+                  {"stage", "stage"},
+                  {"name", "name", 32},
+                  {"sent", "counts.sent"},
+                  {"opened", "rates.open_rate"},
+                  {"clicked", "rates.click_rate"},
+                  {"bounced", "rates.bounce_rate"}},
+                 "program", "programs");
+}
+
+std::string program_text(const ojson& body) {
+  auto shown = with_percentages(body);
+  auto out = block(shown, {"steps"});
+  if (body.contains("steps") && body["steps"].is_array()
+      && !body["steps"].empty()) {
+    auto items = ojson::array();
+    size_t n = 0;
+    for (auto s : body["steps"]) {
+      if (!s.is_object())
+        continue;
+      s["n"] = ++n;
+      items.push_back(s);
+    }
+    out += "\nsteps:\n";
+    out += table({{"#", "n"}, {"delay", "delay"}, {"subject", "subject", 60}},
+                 items, true, "  ");
+  }
+  return out;
+}
+
+/// `outreach explain`: the resolution's lines, then the recipients.
+std::string explain_text(const ojson& body) {
+  if (!body.contains("lines") || !body["lines"].is_array())
+    return block(body);
+  std::string out;
+  for (auto& l : body["lines"])
+    out += cell(l) + "\n";
+  size_t n = body.contains("recipients") && body["recipients"].is_array()
+               ? body["recipients"].size()
+               : 0;
+  out += body.value("in_audience", false) ? "in the audience: "
+                                          : "not in the audience: ";
+  out += counted(n, "recipient", "recipients");
+  return out;
+}
+
+std::string responses_text(const ojson& body) {
+  // An anonymous survey's answers have no account and contact: `-`.
+  auto shown = body;
+  if (shown.contains("items") && shown["items"].is_array())
+    for (auto& r : shown["items"])
+      for (auto k : {"account", "contact"})
+        if (r.is_object() && r.contains(k) && empty_value(r[k]))
+          r[k] = nullptr;
+  return listing(shown,
+                 {{"at", "at"},
+                  {"score", "score"},
+                  {"account", "account"},
+                  {"contact", "contact"},
+                  {"comment", "comment", 60}},
+                 "response", "responses");
+}
+
+std::string account_import_text(const ojson& body) {
+  return "imported " + cell(body.value("lines", ojson(0))) + " lines of "
+         + cell(body.value("file", ojson(""))) + " in "
+         + cell(body.value("parts", ojson(0)))
+         + " parts: " + cell(body.value("accounts_created", ojson(0)))
+         + " accounts created, "
+         + cell(body.value("accounts_updated", ojson(0))) + " updated, "
+         + cell(body.value("contacts", ojson(0))) + " contacts\n";
+}
+
 // -- running
 // ------------------------------------------------------------------------
 
@@ -1432,6 +1725,163 @@ exit_code run_import(const plan& p, const settings& cfg, bool json, io& x) {
       x.progress(done, total);
   }
   print_body(x, json, p.command, sum.dump());
+  return exit_code::ok;
+}
+
+/// Where the node's error message `line N: ...` of part `part` (N counts
+/// the part's header) is in the file: `line M: ...`; other messages as
+/// they are.
+std::string in_file_lines(const std::string& message,
+                          const account_part& part) {
+  if (!starts_with(message, "line "))
+    return message;
+  size_t i = 5;
+  size_t n = 0;
+  while (i < message.size()
+         && std::isdigit(static_cast<unsigned char>(message[i])) && i < 15)
+    n = n * 10 + static_cast<size_t>(message[i++] - '0');
+  if (i == 5 || i >= message.size() || message[i] != ':')
+    return message;
+  size_t file_line = n == 1                                ? 1
+                     : n >= 2 && n - 2 < part.lines.size() ? part.lines[n - 2]
+                                                           : 0;
+  if (file_line == 0)
+    return message;
+  return "line " + std::to_string(file_line) + message.substr(i);
+}
+
+exit_code run_account_import(const plan& p, const settings& cfg, bool json,
+                             io& x) {
+  settings s = cfg;
+  s.json = json;
+  std::string content;
+  std::string error;
+  if (!x.read_file || !x.read_file(p.file, content, error))
+    return usage_error("accounts import: cannot read " + p.file + ": " + error,
+                       s, x);
+  std::vector<account_part> parts;
+  if (!split_account_csv(content, account_part_lines, parts, error))
+    return usage_error("accounts import: " + p.file + ": " + error, s, x);
+  size_t total = 0;
+  for (auto& part : parts)
+    total += part.lines.size();
+  size_t done = 0;
+  uint64_t created = 0;
+  uint64_t updated = 0;
+  uint64_t contacts = 0;
+  auto counter = [](const ojson& body, const char* name) -> uint64_t {
+    return body.is_object() && body.contains(name)
+               && body[name].is_number_unsigned()
+             ? body[name].get<uint64_t>()
+             : 0;
+  };
+  auto so_far = [&] {
+    return std::to_string(done) + "/" + std::to_string(total) + " lines ("
+           + std::to_string(created) + " accounts created, "
+           + std::to_string(updated) + " updated)";
+  };
+  for (size_t i = 0; i < parts.size(); ++i) {
+    request req;
+    req.method = "POST";
+    req.target = "/v1/accounts/import";
+    req.content_type = "text/csv";
+    req.body = parts[i].body;
+    req.idempotency_key = random_key();
+    auto r = x.send(req);
+    if (!ok(r)) {
+      // What was imported before: lines of whole accounts, a prefix of the
+      // file when its accounts' lines are together.
+      size_t last_done = 0;
+      size_t first_left = SIZE_MAX;
+      for (size_t k = 0; k < parts.size(); ++k)
+        for (auto n : parts[k].lines)
+          if (k < i)
+            last_done = std::max(last_done, n);
+          else
+            first_left = std::min(first_left, n);
+      std::string before
+        = done == 0
+            ? "nothing was imported before it"
+            : "imported before it: " + so_far()
+                + (last_done < first_left
+                     ? ", the file up to line " + std::to_string(last_done)
+                     : std::string{});
+      std::string where = "accounts import: part " + std::to_string(i + 1)
+                          + " of " + std::to_string(parts.size())
+                          + " (file lines "
+                          + std::to_string(parts[i].lines.front()) + "-"
+                          + std::to_string(parts[i].lines.back()) + ") refused";
+      if (r.status == 0)
+        return fail(x, json, r, where + "; " + before + ": ");
+      auto body = ojson::parse(r.body, nullptr, false);
+      std::string code = "http_" + std::to_string(r.status);
+      std::string message = truncate(r.body, 300);
+      if (!body.is_discarded() && body.is_object() && body.contains("error")
+          && body["error"].is_object()) {
+        auto& e = body["error"];
+        if (e.contains("code") && e["code"].is_string())
+          code = e["code"].get<std::string>();
+        message = e.contains("message") ? cell(e["message"]) : std::string{};
+      }
+      // A refused line means nothing of the part was written; a failure of
+      // one account may leave the part's accounts before it written.
+      bool checked = starts_with(message, "line ");
+      message = where + ": " + in_file_lines(message, parts[i])
+                + (checked ? " (nothing of this part was written)" : "") + "; "
+                + before
+                + ". Running the import again is safe: accounts are updated "
+                  "by account_ref.";
+      print_error(x, json, code, message,
+                  body.is_discarded() ? own_error(code, message)
+                                      : body.dump(2));
+      return exit_code_of(r.status);
+    }
+    auto body = ojson::parse(r.body, nullptr, false);
+    created += counter(body, "accounts_created");
+    updated += counter(body, "accounts_updated");
+    contacts += counter(body, "contacts");
+    done += parts[i].lines.size();
+    err_of(x) << "imported " << so_far() << "\n";
+    err_of(x).flush();
+  }
+  ojson sum{{"file", p.file},
+            {"parts", parts.size()},
+            {"lines", total},
+            {"accounts_created", created},
+            {"accounts_updated", updated},
+            {"contacts", contacts}};
+  print_body(x, json, p.command, sum.dump());
+  return exit_code::ok;
+}
+
+exit_code run_upload(const plan& p, const settings& cfg, bool json, io& x) {
+  settings s = cfg;
+  s.json = json;
+  std::string content;
+  std::string error;
+  if (!x.read_file || !x.read_file(p.file, content, error))
+    return usage_error(p.command + ": cannot read " + p.file + ": " + error, s,
+                       x);
+  ojson doc;
+  try {
+    doc = ojson::parse(content);
+  } catch (const ojson::exception& e) {
+    return usage_error(p.command + ": " + p.file + ": not JSON: " + e.what(), s,
+                       x);
+  }
+  if (!doc.is_object())
+    return usage_error(p.command + ": " + p.file + ": not a JSON object", s, x);
+  auto req = p.requests.front();
+  auto defaults = ojson::parse(req.body, nullptr, false);
+  if (defaults.is_object())
+    for (auto& [k, v] : defaults.items())
+      if (!doc.contains(k))
+        doc[k] = v;
+  req.body = doc.dump();
+  auto r = x.send(req);
+  if (!ok(r))
+    return fail(x, json, r);
+  print_body(x, json, p.command, r.body);
   return exit_code::ok;
 }
 
@@ -1768,6 +2218,125 @@ std::string random_key() {
   return to_hex(raw, sizeof(raw));
 }
 
+namespace {
+
+std::string lower_trimmed(const std::string& text) {
+  auto b = text.find_first_not_of(" \t");
+  auto e = text.find_last_not_of(" \t");
+  std::string out
+    = b == std::string::npos ? std::string{} : text.substr(b, e - b + 1);
+  for (auto& ch : out)
+    ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return out;
+}
+
+/// The fields of a CSV line (`"` quotes a field, `""` inside it is a quote);
+/// false on a quote that is not closed.
+bool csv_line_fields(std::string_view line, std::vector<std::string>& out) {
+  out.clear();
+  std::string cur;
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char ch = line[i];
+    if (quoted) {
+      if (ch != '"')
+        cur += ch;
+      else if (i + 1 < line.size() && line[i + 1] == '"')
+        cur += line[++i];
+      else
+        quoted = false;
+    } else if (ch == '"') {
+      quoted = true;
+    } else if (ch == ',') {
+      out.push_back(std::move(cur));
+      cur.clear();
+    } else {
+      cur += ch;
+    }
+  }
+  out.push_back(std::move(cur));
+  return !quoted;
+}
+
+} // namespace
+
+bool split_account_csv(const std::string& text_in, size_t max_lines,
+                       std::vector<account_part>& parts, std::string& error) {
+  parts.clear();
+  std::string_view text = text_in;
+  if (text.substr(0, 3) == "\xEF\xBB\xBF")
+    text.remove_prefix(3);
+  // The contact lines of each account, in the order of its first line.
+  std::vector<std::vector<std::pair<size_t, std::string_view>>> groups;
+  std::map<std::string, size_t> by_ref;
+  std::string_view header;
+  bool seen_header = false;
+  size_t line_no = 0;
+  std::vector<std::string> fields;
+  while (!text.empty()) {
+    auto nl = text.find('\n');
+    auto line = text.substr(0, nl);
+    text
+      = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    ++line_no;
+    if (!line.empty() && line.back() == '\r')
+      line.remove_suffix(1);
+    if (line.find_first_not_of(" \t,") == std::string_view::npos)
+      continue;
+    if (!seen_header) {
+      std::string got;
+      if (csv_line_fields(line, fields))
+        for (auto& f : fields)
+          got += (got.empty() ? "" : ",") + lower_trimmed(f);
+      if (got != account_csv_header) {
+        error = "line " + std::to_string(line_no) + ": the header must be "
+                + account_csv_header;
+        return false;
+      }
+      header = line;
+      seen_header = true;
+      continue;
+    }
+    // A line without a reference goes alone: the node names it.
+    std::string ref;
+    if (csv_line_fields(line, fields) && !fields.empty())
+      ref = lower_trimmed(fields[0]);
+    if (ref.empty())
+      ref = "\n" + std::to_string(line_no);
+    auto [it, fresh] = by_ref.emplace(ref, groups.size());
+    if (fresh)
+      groups.emplace_back();
+    groups[it->second].emplace_back(line_no, line);
+  }
+  if (!seen_header) {
+    error = "the file is empty (it needs the header "
+            + std::string{account_csv_header} + ")";
+    return false;
+  }
+  if (groups.empty()) {
+    error = "no contact lines after the header";
+    return false;
+  }
+  account_part cur;
+  for (auto& g : groups) {
+    if (!cur.lines.empty() && cur.lines.size() + g.size() > max_lines) {
+      parts.push_back(std::move(cur));
+      cur = account_part{};
+    }
+    if (cur.lines.empty()) {
+      cur.body.assign(header.data(), header.size());
+      cur.body += '\n';
+    }
+    for (auto& [n, l] : g) {
+      cur.body.append(l.data(), l.size());
+      cur.body += '\n';
+      cur.lines.push_back(n);
+    }
+  }
+  parts.push_back(std::move(cur));
+  return true;
+}
+
 // -- running
 // ------------------------------------------------------------------------
 
@@ -1796,6 +2365,10 @@ exit_code run(const plan& p, const settings& cfg, io& x) {
       return run_multi(p, json, x);
     case plan::kind::import:
       return run_import(p, cfg, json, x);
+    case plan::kind::account_import:
+      return run_account_import(p, cfg, json, x);
+    case plan::kind::upload:
+      return run_upload(p, cfg, json, x);
   }
   return exit_code::ok;
 }
@@ -1882,6 +2455,21 @@ std::string format_human(const std::string& command, const std::string& text) {
     return cluster_text(body);
   if (command == "cluster plan")
     return plan_text(body);
+  if (command == "accounts list")
+    return accounts_text(body);
+  if (command == "accounts show")
+    return account_text(body);
+  if (command == "accounts import")
+    return account_import_text(body);
+  if (command == "outreach list")
+    return programs_text(body);
+  if (command == "outreach show" || command == "outreach create"
+      || command == "outreach launch" || command == "outreach stop")
+    return program_text(body);
+  if (command == "outreach explain")
+    return explain_text(body);
+  if (command == "outreach responses")
+    return responses_text(body);
   return block(body);
 }
 

@@ -126,6 +126,13 @@ struct plan {
     multi,
     /// `coupon import`: the runner reads `file` and sends it in chunks.
     import,
+    /// `accounts import`: the runner reads the CSV `file`, checks its
+    /// header and sends it in parts of whole accounts, with progress.
+    account_import,
+    /// `outreach create`: the runner reads the JSON object in `file` and
+    /// sends it as the body of `requests[0]`, whose body holds the fields
+    /// to add when the file has none of that name (`by`).
+    upload,
   };
 
   kind what = kind::nothing;
@@ -136,7 +143,8 @@ struct plan {
   size_t limit = 0;
   /// Help: the topic (may be empty).
   std::string topic;
-  /// Import: the program and the file.
+  /// Import: the program and the file (also the file of an account import
+  /// or an upload).
   std::string program;
   std::string file;
   /// `--json` or `--as NAME` given on this command line.
@@ -174,6 +182,34 @@ std::string import_key(const std::string& program, const std::string& content,
 
 /// A fresh random idempotency key.
 std::string random_key();
+
+/// The most contact lines an account import sends per request; a part may
+/// hold more when one account has more lines (at most 200 contacts).
+constexpr size_t account_part_lines = 500;
+
+/// The header an account CSV starts with (what `POST /v1/accounts/import`
+/// reads; case does not matter).
+constexpr const char* account_csv_header
+  = "account_ref,account_name,segment,hosting,stage,contact_name,email,roles";
+
+/// One request of an account import: the header and the lines of whole
+/// accounts.
+struct account_part {
+  /// The header line, then the part's lines, each ending in `\n`.
+  std::string body;
+  /// The file's line number (from 1, the header's included) of each line
+  /// of `body` after its header: line N of the part is `lines[N - 2]`.
+  std::vector<size_t> lines;
+};
+
+/// Splits an account CSV into parts of about `max_lines` contact lines
+/// that never split an account (the lines with the same `account_ref`,
+/// compared without case, go into one part, in the order of the account's
+/// first line). A UTF-8 BOM, CRLF and blank lines are fine; blank lines are
+/// left out. Returns false and sets `error` when the file has no header,
+/// another header, or no contact line. Precondition: `max_lines > 0`.
+bool split_account_csv(const std::string& text, size_t max_lines,
+                       std::vector<account_part>& parts, std::string& error);
 
 /// What running a command needs from the outside.
 struct io {

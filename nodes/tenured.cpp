@@ -448,12 +448,13 @@ int run(const flags& fl, const sigset_t& stop_signals) {
                    : tenure::error_message(tracking_secret.error()).c_str());
     return exit_cannot_start;
   }
-  auto tracking_url
-    = settings.outbox.tracking_url.empty()
-        ? "http://127.0.0.1:" + std::to_string(settings.node.http_port)
-        : settings.outbox.tracking_url;
+  // Without a tracking-url, the gateway's port once it listens (the
+  // configured one may be 0: any free port).
+  auto tracking_url = settings.outbox.tracking_url;
   while (!tracking_url.empty() && tracking_url.back() == '/')
     tracking_url.pop_back();
+  auto bound_http_port
+    = std::make_shared<std::atomic<unsigned>>(settings.node.http_port);
 
   // -- actors -----------------------------------------------------------------
   // The actor system is a scope: its destructor waits for all actors, so it
@@ -547,9 +548,13 @@ int run(const flags& fl, const sigset_t& stop_signals) {
       od.store = store->get();
       od.clock = clk->get();
       od.ids = &ids;
-      od.urls = [base = tracking_url, secret = *tracking_secret](
-                  const tenure::outreach_program& p, const tenure::ntf_id& n) {
-        return tenure::make_tracking_urls(base, secret, p, n);
+      od.urls = [base = tracking_url, port = bound_http_port,
+                 secret = *tracking_secret](const tenure::outreach_program& p,
+                                            const tenure::ntf_id& n) {
+        return tenure::make_tracking_urls(
+          base.empty() ? "http://127.0.0.1:" + std::to_string(port->load())
+                       : base,
+          secret, p, n);
       };
       outreach = sys.spawn<caf::detached>(tenure::outreach_desk, od);
     }
@@ -695,6 +700,7 @@ int run(const flags& fl, const sigset_t& stop_signals) {
                    tenure::error_message(cluster_port.error()).c_str());
       exit_code = exit_cannot_start;
     } else {
+      bound_http_port->store(*port);
       gw.start();
       // The one line scripts and tests look for.
       // Cluster members append their name and cluster port, so that

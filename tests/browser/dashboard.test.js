@@ -232,6 +232,41 @@ async function seed(admin) {
   await admin.ok('POST', '/v1/admin/clock', { advance: '1s' });
 }
 
+/// Outreach (seed 003): accounts by CSV, an onboarding email to them, and
+/// some of its emails opened and clicked through their tracked addresses,
+/// read from the mail directory like a recipient's mail client would.
+async function seedOutreach(admin, data) {
+  const lines = ['account_ref,account_name,segment,hosting,stage,contact_name,email,roles'];
+  for (let i = 0; i < 6; i++)
+    lines.push(`crm-${i},Customer ${i},tech_touch,${i % 2 ? 'self_managed' : 'saas'},`
+      + `onboarding,Admin ${i},admin${i}@c${i}.example,admin`,
+    `crm-${i},Customer ${i},tech_touch,${i % 2 ? 'self_managed' : 'saas'},`
+      + `onboarding,Owner ${i},owner${i}@c${i}.example,owner`);
+  await admin.ok('POST', '/v1/accounts/import', lines.join('\n') + '\n', 'text/csv');
+  const prg = await admin.ok('POST', '/v1/outreach/programs', {
+    name: 'Welcome', kind: 'email', stage: 'onboarding', segments: ['tech_touch'],
+    links: ['https://docs.example/start'],
+    steps: [{ subject: 'Welcome, {{account}}', body: 'Hello {{name}}: {{link_1}}' }] });
+  await admin.ok('POST', `/v1/outreach/programs/${prg.id}/launch`, {});
+  // 3 SaaS accounts x 2 + 3 self-managed x 1 (Owners only on SaaS).
+  const mailDir = path.join(data, 'mail');
+  const mails = () => (fs.existsSync(mailDir) ? fs.readdirSync(mailDir) : [])
+    .filter((f) => f.endsWith('.eml'))
+    .map((f) => fs.readFileSync(path.join(mailDir, f), 'utf8'))
+    .filter((t) => t.includes('X-Tenure-Template: outreach'));
+  await eventually(() => mails().length === 9, 20000, 'the outreach emails');
+  const unqp = (t) => t.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g,
+    (_, h) => String.fromCharCode(parseInt(h, 16)));
+  const urls = mails().map((t) => {
+    const text = unqp(t);
+    return { open: /http:\/\/127\.0\.0\.1:\d+\/v1\/track\/open\/[A-Za-z0-9_.]+/.exec(text)[0],
+      click: /http:\/\/127\.0\.0\.1:\d+\/v1\/track\/click\/[A-Za-z0-9_.]+\?link=1/.exec(text)[0] };
+  });
+  for (let i = 0; i < 5; i++) await fetch(urls[i].open);
+  for (let i = 3; i < 7; i++) await fetch(urls[i].click, { redirect: 'manual' });
+  return prg.id;
+}
+
 // -- what the page must show ----------------------------------------------------
 
 const PROGRAMS = ['edu', 'oss', 'startups'];
@@ -293,6 +328,14 @@ function expected(k, d) {
   }
   if (k === 'outreach.none')
     return d.outreach.programs.length === 0 ? 'no outreach programs' : undefined;
+  if ((m = /^outreach\.(.+)\.(sent|opened|clicked|bounced|responses)$/.exec(k))) {
+    const p = d.outreach.programs.find((x) => x.id === m[1]);
+    return p && fmt(p.rates[m[2]]);
+  }
+  if ((m = /^outreach\.(.+)\.(open_rate|click_rate|bounce_rate)$/.exec(k))) {
+    const p = d.outreach.programs.find((x) => x.id === m[1]);
+    return p && `${fmt(p.rates[m[2]] * 100, 1)} %`;
+  }
   return undefined;
 }
 
@@ -316,6 +359,10 @@ function required(d) {
   for (const x of d.emergency_licenses.items) keys.push(`em.item.${x.id}.users`);
   for (const x of d.emergency_licenses.by_day) if (x.count > 0) keys.push('em.day.' + x.date);
   if (d.outreach.programs.length === 0) keys.push('outreach.none');
+  for (const p of d.outreach.programs)
+    for (const f of ['sent', 'opened', 'clicked', 'bounced', 'responses',
+      'open_rate', 'click_rate', 'bounce_rate'])
+      keys.push(`outreach.${p.id}.${f}`);
   return keys;
 }
 
@@ -359,6 +406,11 @@ async function main() {
     const admin = new Api(port, adminToken);
     const reader = new Api(port, readerToken);
     await seed(admin);
+    const outreach = await seedOutreach(admin, data);
+    const view = await admin.ok('GET', `/v1/outreach/programs/${outreach}`);
+    check(view.counts.sent === 9 && view.counts.opened === 7
+      && view.counts.clicked === 4,
+    'outreach counts: ' + JSON.stringify(view.counts));
     console.log('seeded the node on port ' + port);
 
     const args = ['--disable-gpu', '--disable-dev-shm-usage'];

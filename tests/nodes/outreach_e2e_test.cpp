@@ -180,6 +180,14 @@ TEST_F(outreach_e2e, accounts_programs_tracking_and_an_anonymous_survey) {
          {"roles", {"sold_to"}}}}}});
   ASSERT_EQ(acme.status, 201) << acme.describe();
   auto acme_id = acme.body.value("id", "");
+  // An upsert by reference changes what it gives and keeps the rest.
+  auto renamed = admin_->post(
+    "/v1/accounts", json{{"external_ref", "crm-1"}, {"name", "Acme Corp"}});
+  ASSERT_EQ(renamed.status, 200) << renamed.describe();
+  EXPECT_EQ(renamed.body.value("id", ""), acme_id);
+  EXPECT_EQ(renamed.body.value("name", ""), "Acme Corp");
+  EXPECT_EQ(renamed.body.value("stage", ""), "retention");
+  EXPECT_EQ(renamed.body["contacts"].size(), 3u) << renamed.describe();
   // Bad input changes nothing and says what is wrong.
   auto bad = admin_->post(
     "/v1/accounts",

@@ -402,3 +402,109 @@ TEST_F(shell_e2e, exit_codes_scripts_can_trust) {
   // The token never shows.
   EXPECT_EQ(denied.err().find(std::string(64, 'a')), std::string::npos);
 }
+
+TEST_F(shell_e2e, accounts_import_of_1200_lines_shows_progress_then_outreach) {
+  // 300 accounts of 4 contacts: 1,200 lines, sent in 3 parts of whole
+  // accounts.
+  auto tag = random_suffix();
+  std::string csv
+    = "account_ref,account_name,segment,hosting,stage,contact_name,email,"
+      "roles\n";
+  for (int a = 0; a < 300; ++a)
+    for (int c = 0; c < 4; ++c)
+      csv += "e2e-" + tag + "-" + std::to_string(a) + ",Account "
+             + std::to_string(a) + ",csm_managed,saas,retention,P"
+             + std::to_string(c) + ",p" + std::to_string(c) + "@a"
+             + std::to_string(a) + "-" + tag + ".example,"
+             + (c == 0 ? "admin" : "owner|maintainer") + "\n";
+  auto file = dir_->path() + "/accounts-" + tag + ".csv";
+  tenure::test::write_file(file, csv);
+  auto imported = tenure("accounts import " + file, false);
+  ASSERT_EQ(imported.code, 0) << imported.describe();
+  for (auto* line : {"imported 500/1200 lines (125 accounts created, 0 "
+                     "updated)\n",
+                     "imported 1000/1200 lines (250 accounts created, 0 "
+                     "updated)\n",
+                     "imported 1200/1200 lines (300 accounts created, 0 "
+                     "updated)\n"})
+    EXPECT_NE(imported.err.find(line), std::string::npos)
+      << line << imported.describe();
+  EXPECT_NE(imported.out.find("in 3 parts: 300 accounts created, 0 updated, "
+                              "1200 contacts"),
+            std::string::npos)
+    << imported.describe();
+  // Everything is there; a re-run updates the same accounts.
+  auto listed = tenure("accounts list --segment csm_managed --limit 1000");
+  ASSERT_EQ(listed.code, 0) << listed.describe();
+  size_t mine = 0;
+  size_t contacts = 0;
+  std::string first;
+  for (auto& a : listed.doc["items"])
+    if (a.value("external_ref", "").rfind("e2e-" + tag + "-", 0) == 0) {
+      ++mine;
+      contacts += a["contacts"].size();
+      if (a.value("external_ref", "") == "e2e-" + tag + "-0")
+        first = a.value("id", "");
+    }
+  EXPECT_EQ(mine, 300u);
+  EXPECT_EQ(contacts, 1200u);
+  auto again = tenure("accounts import " + file);
+  ASSERT_EQ(again.code, 0) << again.describe();
+  EXPECT_EQ(again.doc["accounts_created"], 0) << again.describe();
+  EXPECT_EQ(again.doc["accounts_updated"], 300) << again.describe();
+  // A bad line stops the import at its part and names the file's line.
+  auto lines = csv;
+  auto at = lines.find("e2e-" + tag + "-200,");
+  lines.replace(lines.find("csm_managed", at), 11, "huge");
+  auto bad = dir_->path() + "/bad-" + tag + ".csv";
+  tenure::test::write_file(bad, lines);
+  auto refused = tenure("accounts import " + bad, false);
+  EXPECT_EQ(refused.code, 1) << refused.describe();
+  EXPECT_NE(refused.err.find("part 2 of 3 (file lines 502-1001) refused: line "
+                             "802: segment: "),
+            std::string::npos)
+    << refused.describe();
+  EXPECT_NE(refused.err.find("imported before it: 500/1200 lines"),
+            std::string::npos)
+    << refused.describe();
+
+  // A program from a file, explained for one account, launched, stopped.
+  auto program = dir_->path() + "/program-" + tag + ".json";
+  tenure::test::write_file(
+    program,
+    json{{"name", "Tips " + tag},
+         {"kind", "series"},
+         {"stage", "retention"},
+         {"segments", {"csm_managed"}},
+         {"steps",
+          {{{"subject", "Hello {{account}}"}, {"body", "Hi {{name}}"}},
+           {{"subject", "Again"}, {"body", "Hi again"}, {"delay", "30d"}}}}}
+      .dump());
+  auto made = tenure("outreach create " + program);
+  ASSERT_EQ(made.code, 0) << made.describe();
+  auto prg = made.doc.value("id", "");
+  EXPECT_EQ(made.doc.value("state", ""), "draft");
+  auto why = tenure("outreach explain " + first + " " + prg, false);
+  ASSERT_EQ(why.code, 0) << why.describe();
+  EXPECT_NE(why.out.find("P0 (p***@a0-" + tag
+                         + ".example): Admin contact: "
+                           "receives it"),
+            std::string::npos)
+    << why.describe();
+  EXPECT_NE(why.out.find("in the audience: 4 recipients"), std::string::npos)
+    << why.describe();
+  auto launched = tenure("outreach launch " + prg);
+  ASSERT_EQ(launched.code, 0) << launched.describe();
+  EXPECT_EQ(launched.doc.value("state", ""), "running");
+  auto stopped = tenure("outreach stop " + prg);
+  ASSERT_EQ(stopped.code, 0) << stopped.describe();
+  EXPECT_EQ(stopped.doc.value("state", ""), "stopped");
+  EXPECT_EQ(tenure("outreach stop " + prg).code, 1);
+  auto shown = tenure("outreach show " + prg, false);
+  ASSERT_EQ(shown.code, 0) << shown.describe();
+  EXPECT_NE(shown.out.find("state:"), std::string::npos);
+  auto progs = tenure("outreach list --limit 500");
+  ASSERT_EQ(progs.code, 0) << progs.describe();
+  EXPECT_NE(progs.out.find(prg), std::string::npos);
+  EXPECT_EQ(tenure("outreach responses " + prg).code, 0);
+}

@@ -327,6 +327,22 @@ TEST(shell_requests, every_command_maps_to_its_route) {
      "POST",
      "/v1/admin/clock",
      {{"set", "2027-01-01T00:00:00Z"}}},
+    {"accounts show acct_01", "accounts show", "GET", "/v1/accounts/acct_01",
+     nullptr},
+    {"outreach show prg_01", "outreach show", "GET",
+     "/v1/outreach/programs/prg_01", nullptr},
+    {"outreach launch prg_01",
+     "outreach launch",
+     "POST",
+     "/v1/outreach/programs/prg_01/launch",
+     {{"by", "alice"}}},
+    {"outreach stop prg_01 --as bob",
+     "outreach stop",
+     "POST",
+     "/v1/outreach/programs/prg_01/stop",
+     {{"by", "bob"}}},
+    {"outreach explain acct_01 prg_01", "outreach explain", "GET",
+     "/v1/outreach/programs/prg_01/explain?account=acct_01", nullptr},
   };
   for (auto& c : cases) {
     auto p = parsed(c.line);
@@ -425,6 +441,16 @@ TEST(shell_requests, every_command_of_the_table_has_a_mapping_test) {
                                "cluster plan",
                                "clock advance",
                                "clock set",
+                               "accounts list",
+                               "accounts show",
+                               "accounts import",
+                               "outreach list",
+                               "outreach show",
+                               "outreach create",
+                               "outreach launch",
+                               "outreach stop",
+                               "outreach explain",
+                               "outreach responses",
                                "help",
                                "quit",
                                "exit"};
@@ -961,4 +987,318 @@ TEST(shell_help, completion_offers_commands_sub_commands_and_options) {
   EXPECT_EQ(shell::complete({"cluster"}, ""), (v{"status", "plan"}));
   EXPECT_EQ(shell::complete({"help", "clock"}, ""), (v{"advance", "set"}));
   EXPECT_TRUE(shell::complete({"bogus"}, "").empty());
+}
+
+// -- outreach
+// ---------------------------------------------------------------------
+
+namespace {
+
+const std::string csv_header
+  = "account_ref,account_name,segment,hosting,stage,contact_name,email,roles\n";
+
+/// `accounts` accounts of `per` contact lines each, grouped.
+std::string accounts_csv(size_t accounts, size_t per) {
+  std::string csv = csv_header;
+  for (size_t a = 0; a < accounts; ++a)
+    for (size_t c = 0; c < per; ++c)
+      csv += "crm-" + std::to_string(a) + ",Account " + std::to_string(a)
+             + ",scale,saas,retention,P" + std::to_string(c) + ",p"
+             + std::to_string(c) + "@a" + std::to_string(a)
+             + ".example,admin\n";
+  return csv;
+}
+
+shell::response import_report(size_t created, size_t updated, size_t lines) {
+  return {200, json{{"accounts_created", created},
+                    {"accounts_updated", updated},
+                    {"contacts", lines}}
+                 .dump()};
+}
+
+} // namespace
+
+TEST(shell_requests, outreach_listings_and_files) {
+  auto p = parsed("accounts list --segment csm_managed --limit 20");
+  EXPECT_EQ(p.what, shell::plan::kind::paged);
+  EXPECT_EQ(p.limit, 20u);
+  EXPECT_EQ(p.requests[0].target, "/v1/accounts?segment=csm_managed");
+  EXPECT_EQ(parsed("accounts list").requests[0].target, "/v1/accounts");
+  p = parsed("outreach list --limit 5");
+  EXPECT_EQ(p.what, shell::plan::kind::paged);
+  EXPECT_EQ(p.requests[0].target, "/v1/outreach/programs");
+  p = parsed("outreach responses prg_01");
+  EXPECT_EQ(p.what, shell::plan::kind::paged);
+  EXPECT_EQ(p.requests[0].target, "/v1/outreach/programs/prg_01/responses");
+  p = parsed("accounts import 'my accounts.csv'");
+  EXPECT_EQ(p.what, shell::plan::kind::account_import);
+  EXPECT_EQ(p.file, "my accounts.csv");
+  EXPECT_TRUE(p.requests.empty());
+  p = parsed("outreach create prog.json");
+  EXPECT_EQ(p.what, shell::plan::kind::upload);
+  EXPECT_EQ(p.file, "prog.json");
+  ASSERT_EQ(p.requests.size(), 1u);
+  EXPECT_EQ(p.requests[0].target, "/v1/outreach/programs");
+}
+
+TEST(shell_usage, outreach_commands_name_what_is_missing) {
+  for (auto [line, what] : std::vector<std::pair<std::string, std::string>>{
+         {"accounts show", "missing ID"},
+         {"accounts import", "missing FILE"},
+         {"accounts import a.csv b.csv", "unexpected argument 'b.csv'"},
+         {"accounts list --limit 0", "--limit: a number from 1"},
+         {"accounts list --state x", "unknown option --state"},
+         {"outreach create", "missing FILE"},
+         {"outreach explain acct_01", "missing PROGRAM"},
+         {"outreach launch", "missing ID"},
+         {"outreach responses", "missing ID"},
+         {"outreach nope", "unknown sub-command 'nope'"}}) {
+    auto e = usage(line);
+    EXPECT_NE(e.find(what), std::string::npos) << line << ": " << e;
+  }
+}
+
+TEST(shell_run, account_csv_parts_keep_accounts_whole) {
+  // 7 accounts of 3 lines, parts of at most 5 lines: one account a part
+  // (two would be 6 lines).
+  std::vector<shell::account_part> parts;
+  std::string error;
+  ASSERT_TRUE(shell::split_account_csv(accounts_csv(7, 3), 5, parts, error))
+    << error;
+  ASSERT_EQ(parts.size(), 7u);
+  EXPECT_EQ(parts[1].lines, (std::vector<size_t>{5, 6, 7}));
+  EXPECT_EQ(parts[1].body.rfind(csv_header, 0), 0u);
+  // Lines of one account apart in the file go together; the header, BOM,
+  // CRLF and blank lines are handled as the node does.
+  auto csv = "\xEF\xBB\xBF" + csv_header.substr(0, csv_header.size() - 1)
+             + "\r\n"
+               "a,A,scale,saas,,X,x@a.example,admin\r\n"
+               "b,B,scale,saas,,Y,y@b.example,admin\n"
+               "\n"
+               "\"A\",A,scale,saas,,Z,z@a.example,owner\n"
+               "c,C,scale,saas,,W,w@c.example,admin\n";
+  ASSERT_TRUE(shell::split_account_csv(csv, 2, parts, error)) << error;
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_EQ(parts[0].lines, (std::vector<size_t>{2, 5}));
+  EXPECT_EQ(parts[1].lines, (std::vector<size_t>{3, 6}));
+  EXPECT_EQ(parts[0].body, csv_header
+                             + "a,A,scale,saas,,X,x@a.example,admin\n"
+                               "\"A\",A,scale,saas,,Z,z@a.example,owner\n");
+  // An account larger than a part gets a part of its own.
+  ASSERT_TRUE(shell::split_account_csv(accounts_csv(2, 4), 3, parts, error));
+  EXPECT_EQ(parts.size(), 2u);
+  EXPECT_EQ(parts[0].lines.size(), 4u);
+  // The header is checked here.
+  EXPECT_FALSE(shell::split_account_csv("ref,name\nx,y\n", 500, parts, error));
+  EXPECT_NE(error.find("line 1: the header must be account_ref,"),
+            std::string::npos)
+    << error;
+  EXPECT_FALSE(shell::split_account_csv("", 500, parts, error));
+  EXPECT_FALSE(shell::split_account_csv(csv_header + "\n", 500, parts, error));
+  EXPECT_NE(error.find("no contact lines"), std::string::npos) << error;
+}
+
+TEST(shell_run, accounts_import_sends_parts_and_prints_progress) {
+  // 460 accounts of 5 lines: 2,300 lines in parts of 500 (100 accounts).
+  session s;
+  s.files["accounts.csv"] = accounts_csv(460, 5);
+  s.node.answers = {import_report(97, 3, 500), import_report(100, 0, 500),
+                    import_report(100, 0, 500), import_report(100, 0, 500),
+                    import_report(60, 0, 300)};
+  ASSERT_EQ(s.run("accounts import accounts.csv"), exit_code::ok)
+    << s.err.str();
+  ASSERT_EQ(s.node.seen.size(), 5u);
+  std::set<std::string> keys;
+  for (auto& r : s.node.seen) {
+    EXPECT_EQ(r.method, "POST");
+    EXPECT_EQ(r.target, "/v1/accounts/import");
+    EXPECT_EQ(r.content_type, "text/csv");
+    EXPECT_EQ(r.body.rfind(csv_header, 0), 0u);
+    keys.insert(r.idempotency_key);
+  }
+  EXPECT_EQ(keys.size(), 5u);
+  EXPECT_EQ(shell::count_lines(s.node.seen[0].body), 501u);
+  EXPECT_EQ(shell::count_lines(s.node.seen[4].body), 301u);
+  auto err = s.err.str();
+  EXPECT_NE(err.find("imported 500/2300 lines (97 accounts created, 3 "
+                     "updated)\n"
+                     "imported 1000/2300 lines (197 accounts created, 3 "
+                     "updated)\n"),
+            std::string::npos)
+    << err;
+  EXPECT_NE(err.find("imported 2300/2300 lines (457 accounts created, 3 "
+                     "updated)\n"),
+            std::string::npos)
+    << err;
+  EXPECT_EQ(s.out.str(), "imported 2300 lines of accounts.csv in 5 parts: 457 "
+                         "accounts created, 3 updated, 2300 contacts\n");
+  // --json: the sums as a document on stdout.
+  session js;
+  js.files["accounts.csv"] = accounts_csv(2, 2);
+  js.node.answers = {import_report(2, 0, 4)};
+  ASSERT_EQ(js.run("accounts import accounts.csv --json"), exit_code::ok);
+  auto doc = json::parse(js.out.str());
+  EXPECT_EQ(doc["accounts_created"], 2);
+  EXPECT_EQ(doc["lines"], 4);
+  EXPECT_EQ(doc["parts"], 1);
+}
+
+TEST(shell_run, accounts_import_stops_at_a_refused_part_naming_the_line) {
+  session s;
+  s.files["a.csv"] = accounts_csv(300, 4); // 1,200 lines, 3 parts
+  s.node.answers
+    = {import_report(125, 0, 500),
+       {422, R"({"error":{"code":"invalid_argument","message":"line 7: )"
+             R"(segment: expected one of tech_touch, scale, csm_managed"}})"}};
+  EXPECT_EQ(s.run("accounts import a.csv"), exit_code::refused);
+  EXPECT_EQ(s.node.seen.size(), 2u);
+  auto err = s.err.str();
+  // Line 7 of part 2 is the part's sixth contact line: file line 507.
+  EXPECT_NE(err.find("tenure: invalid_argument: accounts import: part 2 of 3 "
+                     "(file lines 502-1001) refused: line 507: segment: "),
+            std::string::npos)
+    << err;
+  EXPECT_NE(err.find("(nothing of this part was written); imported before "
+                     "it: 500/1200 lines (125 accounts created, 0 updated), "
+                     "the file up to line 501."),
+            std::string::npos)
+    << err;
+  EXPECT_NE(err.find("Running the import again is safe"), std::string::npos);
+  // The first part refused: nothing imported.
+  session first;
+  first.files["a.csv"] = accounts_csv(2, 2);
+  first.node.answers
+    = {{403, R"({"error":{"code":"forbidden","message":"needs write"}})"}};
+  EXPECT_EQ(first.run("accounts import a.csv"), exit_code::unauthorized);
+  EXPECT_NE(first.err.str().find("nothing was imported before it"),
+            std::string::npos)
+    << first.err.str();
+}
+
+TEST(shell_run, accounts_import_checks_the_file_before_sending) {
+  session s;
+  EXPECT_EQ(s.run("accounts import nope.csv"), exit_code::usage);
+  EXPECT_NE(s.err.str().find("cannot read nope.csv"), std::string::npos);
+  s.files["codes.csv"] = "EDU-1\nEDU-2\n";
+  EXPECT_EQ(s.run("accounts import codes.csv"), exit_code::usage);
+  EXPECT_NE(s.err.str().find("codes.csv: line 1: the header must be"),
+            std::string::npos)
+    << s.err.str();
+  EXPECT_TRUE(s.node.seen.empty());
+}
+
+TEST(shell_run, outreach_create_sends_the_file_with_the_operator) {
+  session s;
+  s.files["p.json"] = R"({"name": "Tips", "kind": "email",
+    "stage": "onboarding", "steps": [{"subject": "Hi", "body": "Hello"}]})";
+  s.node.answers = {{201, R"({"id":"prg_1","state":"draft","name":"Tips"})"}};
+  ASSERT_EQ(s.run("outreach create p.json"), exit_code::ok) << s.err.str();
+  ASSERT_EQ(s.node.seen.size(), 1u);
+  auto& r = s.node.seen[0];
+  EXPECT_EQ(r.method, "POST");
+  EXPECT_EQ(r.target, "/v1/outreach/programs");
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_FALSE(r.idempotency_key.empty());
+  auto body = json::parse(r.body);
+  EXPECT_EQ(body["by"], "alice");
+  EXPECT_EQ(body["kind"], "email");
+  EXPECT_NE(s.out.str().find("id:     prg_1\nstate:  draft\n"),
+            std::string::npos)
+    << s.out.str();
+  // The file's own "by" wins; files that are not a JSON object are usage
+  // errors.
+  session own;
+  own.files["p.json"] = R"({"name": "T", "by": "carol"})";
+  own.node.answers = {{201, "{}"}};
+  ASSERT_EQ(own.run("outreach create p.json"), exit_code::ok);
+  EXPECT_EQ(json::parse(own.node.seen[0].body)["by"], "carol");
+  session bad;
+  bad.files["a.json"] = "[1, 2]";
+  bad.files["b.json"] = "{\"name\":";
+  EXPECT_EQ(bad.run("outreach create a.json"), exit_code::usage);
+  EXPECT_NE(bad.err.str().find("a.json: not a JSON object"), std::string::npos);
+  EXPECT_EQ(bad.run("outreach create b.json"), exit_code::usage);
+  EXPECT_NE(bad.err.str().find("b.json: not JSON"), std::string::npos);
+  EXPECT_EQ(bad.run("outreach create c.json"), exit_code::usage);
+  EXPECT_TRUE(bad.node.seen.empty());
+}
+
+TEST(shell_format, accounts_and_programs_are_tables_and_blocks) {
+  json accounts{{"items",
+                 {{{"id", "acct_1"},
+                   {"name", "Acme"},
+                   {"external_ref", "crm-1"},
+                   {"segment", "scale"},
+                   {"hosting", "saas"},
+                   {"stage", "retention"},
+                   {"contacts", {{{"id", "con_1"}}, {{"id", "con_2"}}}}}}},
+                {"next_cursor", nullptr}};
+  EXPECT_EQ(shell::format_human("accounts list", accounts.dump()),
+            "ID      NAME  REF    SEGMENT  HOSTING  STAGE      CONTACTS\n"
+            "acct_1  Acme  crm-1  scale    saas     retention  2\n"
+            "1 account\n");
+  json account{{"contacts",
+                {{{"bounced", true},
+                  {"email", "ann@acme.example"},
+                  {"id", "con_1"},
+                  {"name", "Ann"},
+                  {"roles", {"admin", "owner"}}}}},
+               {"id", "acct_1"},
+               {"name", "Acme"}};
+  EXPECT_EQ(shell::format_human("accounts show", account.dump()),
+            "id:    acct_1\n"
+            "name:  Acme\n"
+            "\n"
+            "contacts:\n"
+            "  ID     NAME  EMAIL             ROLES\n"
+            "  con_1  Ann   ann@acme.example  admin, owner  BOUNCED\n");
+  json program{{"counts", {{"sent", 4}}},
+               {"id", "prg_1"},
+               {"kind", "series"},
+               {"name", "Tips"},
+               {"rates", {{"open_rate", 0.5}, {"nps", nullptr}}},
+               {"state", "running"},
+               {"steps",
+                {{{"body", "b"}, {"delay", "0ms"}, {"subject", "Hello"}},
+                 {{"body", "b"}, {"delay", "1w"}, {"subject", "Again"}}}}};
+  EXPECT_EQ(shell::format_human("outreach show", program.dump()),
+            "id:               prg_1\n"
+            "state:            running\n"
+            "counts.sent:      4\n"
+            "kind:             series\n"
+            "name:             Tips\n"
+            "rates.open_rate:  50.0%\n"
+            "\n"
+            "steps:\n"
+            "  #  DELAY  SUBJECT\n"
+            "  1  0ms    Hello\n"
+            "  2  1w     Again\n");
+  json programs{{"items", {program}}, {"next_cursor", "prg_1"}};
+  EXPECT_EQ(shell::format_human("outreach list", programs.dump()),
+            "ID     STATE    KIND    STAGE  NAME  SENT  OPENED  CLICKED  "
+            "BOUNCED\n"
+            "prg_1  running  series  -      Tips  4     50.0%   -        -\n"
+            "1 program\n"
+            "(there are more: raise --limit)\n");
+  json why{{"in_audience", true},
+           {"lines",
+            {"segment scale: the program takes scale: matches",
+             "Ann (a***@acme.example): Admin contact: receives it"}},
+           {"recipients", {{{"contact", "con_1"}}}}};
+  EXPECT_EQ(shell::format_human("outreach explain", why.dump()),
+            "segment scale: the program takes scale: matches\n"
+            "Ann (a***@acme.example): Admin contact: receives it\n"
+            "in the audience: 1 recipient\n");
+  json answers{{"items",
+                {{{"account", ""},
+                  {"at", "2026-11-23T00:00:00.000Z"},
+                  {"comment", "Great docs"},
+                  {"contact", ""},
+                  {"id", "x"},
+                  {"score", 9}}}},
+               {"next_cursor", nullptr}};
+  EXPECT_EQ(shell::format_human("outreach responses", answers.dump()),
+            "AT                        SCORE  ACCOUNT  CONTACT  COMMENT\n"
+            "2026-11-23T00:00:00.000Z  9      -        -        Great docs\n"
+            "1 response\n");
 }
