@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <set>
+#include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -430,6 +431,7 @@ struct desk_fixture {
     td.clock = &clk;
     td.owner = std::string{outreach_owner};
     td.target = desk;
+    td.backoff = 50ms; // a failed firing is retried soon
     supervisor = sys.spawn(timer_supervisor, td);
   }
 
@@ -785,4 +787,114 @@ TEST(outreach_desk, renewal_reminders_and_compliance_notices_are_counted_too) {
   ASSERT_TRUE(list);
   EXPECT_EQ(list->size(), 1u);
   EXPECT_TRUE(system_program_for("compliance_notice"));
+}
+
+TEST(outreach_desk, a_failed_page_is_sent_again_by_its_timer) {
+  desk_fixture f; // 3 accounts per page
+  for (int i = 0; i < 8; ++i)
+    ASSERT_TRUE(f.ask<account>(
+      put_account{customer(i, segment::scale, hosting::self_managed), "t"}));
+  auto made
+    = f.ask<program_view>(create_program{program_of(outreach_kind::email)});
+  ASSERT_TRUE(made);
+  auto id = made->program.id;
+  // The launch commits; the first page's commit fails after it: the timer
+  // stays and the supervisor fires it again (after its backoff).
+  ASSERT_TRUE(f.ask<program_view>(start_program{id, "op"}));
+  storage::memory_store* st = &f.st;
+  st->fail_next_commits(1);
+  f.flush();
+  auto v = f.ask<program_view>(get_atom::value, id);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->program.steps_sent, 0u) << "the step is not done";
+  // Fired again (the flush waits out the supervisor's backoff).
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  for (;;) {
+    f.flush();
+    auto x = f.ask<program_view>(get_atom::value, id);
+    if ((x && x->program.steps_sent == 1)
+        || std::chrono::steady_clock::now() > deadline)
+      break;
+    std::this_thread::sleep_for(20ms); // a poll, until the backoff passed
+  }
+  auto mails = f.outbox();
+  std::set<std::string> to;
+  for (auto& n : mails)
+    to.insert(n.recipient);
+  EXPECT_EQ(mails.size(), 8u);
+  EXPECT_EQ(to.size(), 8u) << "nobody twice";
+  v = f.ask<program_view>(get_atom::value, id);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->counts.sent, 8u);
+  EXPECT_EQ(v->program.state, outreach_state::completed);
+}
+
+TEST(outreach_desk, webinar_reminders_and_newsletter_issues_go_out_on_time) {
+  desk_fixture f;
+  ASSERT_TRUE(f.ask<account>(
+    put_account{customer(0, segment::scale, hosting::self_managed), "t"}));
+  auto web = program_of(outreach_kind::webinar, 2);
+  web.webinar_at = t0 + days{10} + 15h;
+  auto w = f.ask<program_view>(create_program{web});
+  ASSERT_TRUE(w) << error_message(w.error());
+  auto news = program_of(outreach_kind::newsletter, 3);
+  for (auto& s : news.steps)
+    s.delay = {};
+  auto n = f.ask<program_view>(create_program{news});
+  ASSERT_TRUE(n) << error_message(n.error());
+  ASSERT_TRUE(f.ask<program_view>(start_program{w->program.id, "op"}));
+  ASSERT_TRUE(f.ask<program_view>(start_program{n->program.id, "op"}));
+  f.flush();
+  EXPECT_EQ(f.outbox().size(), 2u) << "the invitation and the first issue";
+  ASSERT_FALSE(f.clk.set(t0 + days{9} + 15h - 1s));
+  f.flush();
+  EXPECT_EQ(f.outbox().size(), 2u);
+  ASSERT_FALSE(f.clk.set(t0 + days{9} + 15h));
+  f.flush();
+  EXPECT_EQ(f.outbox().size(), 3u) << "the reminder, a day before";
+  ASSERT_FALSE(f.clk.set(t0 + days{30}));
+  f.flush();
+  EXPECT_EQ(f.outbox().size(), 4u) << "the second issue, a month on";
+  ASSERT_FALSE(f.clk.set(t0 + days{60}));
+  f.flush();
+  EXPECT_EQ(f.outbox().size(), 5u);
+  auto done = f.ask<program_view>(get_atom::value, n->program.id);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->program.state, outreach_state::completed);
+  EXPECT_EQ(f.ask<program_view>(get_atom::value, w->program.id)->program.state,
+            outreach_state::completed);
+}
+
+TEST(outreach_desk, a_step_resumes_after_the_last_page_written) {
+  desk_fixture f; // 3 accounts per page
+  for (int i = 0; i < 8; ++i)
+    ASSERT_TRUE(f.ask<account>(
+      put_account{customer(i, segment::scale, hosting::self_managed), "t"}));
+  auto made
+    = f.ask<program_view>(create_program{program_of(outreach_kind::email)});
+  ASSERT_TRUE(made);
+  auto id = made->program.id;
+  // As if the node died after the first page's commit: its cursor names
+  // the third account and the totals so far.
+  auto accts = f.ask<std::vector<account>>(list_accounts{"", 100});
+  ASSERT_TRUE(accts);
+  ASSERT_EQ(accts->size(), 8u);
+  storage::batch b;
+  b.put(storage::cf::outreach, outreach_cursor_key(id, 0),
+        accts->at(2).id.str() + "\n3\n3");
+  ASSERT_FALSE(f.st.commit_sync(std::move(b)));
+  ASSERT_TRUE(f.ask<program_view>(start_program{id, "op"}));
+  f.flush();
+  std::set<std::string> to;
+  for (auto& n : f.outbox())
+    to.insert(n.recipient);
+  EXPECT_EQ(to.size(), 5u) << "only the accounts after the cursor";
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(to.count(accts->at(i).contacts.at(0).email), 0u) << i;
+  auto v = f.ask<program_view>(get_atom::value, id);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->program.state, outreach_state::completed);
+  auto cursor = f.st.get(storage::cf::outreach, outreach_cursor_key(id, 0));
+  ASSERT_TRUE(cursor);
+  EXPECT_FALSE(*cursor) << "the cursor goes with the last page";
 }
