@@ -621,93 +621,63 @@ std::string outreach_cursor_key(const prg_id& p, uint32_t step) {
   return "s/" + p.str() + "/" + std::to_string(step);
 }
 
+namespace {
+
+/// A handler's answer: the value, or the error.
+template <class T>
+caf::result<T> reply(caf::expected<T>&& x) {
+  if (!x)
+    return std::move(x.error());
+  return std::move(*x);
+}
+
+} // namespace
+
 caf::behavior outreach_desk(self_ptr self, outreach_deps deps) {
   self->set_default_handler(drop_unexpected);
   auto bk = std::make_shared<book>(book{std::move(deps)});
   return {
     [=](put_account& cmd) -> caf::result<account> {
-      auto r = bk->put(std::move(cmd));
-      if (!r)
-        return std::move(r.error());
-      return std::move(*r);
+      return reply(bk->put(std::move(cmd)));
     },
     [=](import_account& cmd) -> caf::result<account> {
-      auto r = bk->import(std::move(cmd));
-      if (!r)
-        return std::move(r.error());
-      return std::move(*r);
+      return reply(bk->import(std::move(cmd)));
     },
     [=](const enroll_notification& q) -> caf::result<std::string> {
-      auto r = bk->enroll(q.ntf);
-      if (!r)
-        return std::move(r.error());
-      return std::move(*r);
+      return reply(bk->enroll(q.ntf));
     },
     [=](add_contact& cmd) -> caf::result<account> {
-      auto r = bk->add(std::move(cmd));
-      if (!r)
-        return std::move(r.error());
-      return std::move(*r);
+      return reply(bk->add(std::move(cmd)));
     },
     [=](get_atom, const std::string& ref) -> caf::result<account> {
-      auto r = bk->by_ref(ref);
-      if (!r)
-        return std::move(r.error());
-      return std::move(*r);
+      return reply(bk->by_ref(ref));
     },
     [=](get_atom, const acct_id& id) -> caf::result<account> {
-      auto r = bk->load_account(id);
-      if (!r)
-        return std::move(r.error());
-      return std::move(*r);
+      return reply(bk->load_account(id));
     },
     [=](const list_accounts& q) -> caf::result<std::vector<account>> {
-      auto r = bk->accounts(q);
-      if (!r)
-        return std::move(r.error());
-      return std::move(*r);
+      return reply(bk->accounts(q));
     },
     [=](create_program& cmd) -> caf::result<program_view> {
-      auto r = bk->create(std::move(cmd));
-      if (!r)
-        return std::move(r.error());
-      return std::move(*r);
+      return reply(bk->create(std::move(cmd)));
     },
     [=](get_atom, const prg_id& id) -> caf::result<program_view> {
-      auto r = bk->view(id);
-      if (!r)
-        return std::move(r.error());
-      return std::move(*r);
+      return reply(bk->view(id));
     },
     [=](const list_programs& q) -> caf::result<std::vector<program_view>> {
-      auto r = bk->programs(q);
-      if (!r)
-        return std::move(r.error());
-      return std::move(*r);
+      return reply(bk->programs(q));
     },
     [=](const start_program& a) -> caf::result<program_view> {
-      auto r = bk->act(a.program, launch_program{a.by});
-      if (!r)
-        return std::move(r.error());
-      return std::move(*r);
+      return reply(bk->act(a.program, launch_program{a.by}));
     },
     [=](const halt_program& a) -> caf::result<program_view> {
-      auto r = bk->act(a.program, stop_program{a.by});
-      if (!r)
-        return std::move(r.error());
-      return std::move(*r);
+      return reply(bk->act(a.program, stop_program{a.by}));
     },
     [=](const explain_recipients& q) -> caf::result<resolution> {
-      auto r = bk->explain(q);
-      if (!r)
-        return std::move(r.error());
-      return std::move(*r);
+      return reply(bk->explain(q));
     },
     [=](const track_delivery& q) -> caf::result<bool> {
-      auto r = bk->track_one(q);
-      if (!r)
-        return std::move(r.error());
-      return *r;
+      return reply(bk->track_one(q));
     },
     [=](const report_bounce& q) -> caf::result<bool> {
       auto d = bk->load_delivery(q.delivery);
@@ -720,16 +690,10 @@ caf::behavior outreach_desk(self_ptr self, outreach_deps deps) {
       return *r;
     },
     [=](const answer_survey& q) -> caf::result<survey_response> {
-      auto r = bk->answer(q);
-      if (!r)
-        return std::move(r.error());
-      return std::move(*r);
+      return reply(bk->answer(q));
     },
     [=](const list_responses& q) -> caf::result<std::vector<survey_response>> {
-      auto r = bk->responses(q);
-      if (!r)
-        return std::move(r.error());
-      return std::move(*r);
+      return reply(bk->responses(q));
     },
     [=](fire_atom, const timer& t) -> caf::result<bool> {
       auto step = step_of_kind(t.kind);

@@ -315,29 +315,35 @@ template_set::render(const notification& n) const {
   return result;
 }
 
+std::string html_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char ch : text)
+    switch (ch) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += ch;
+    }
+  return out;
+}
+
 std::string html_alternative(const std::string& text,
                              const std::string& pixel) {
-  auto escape = [](std::string_view x) {
-    std::string out;
-    for (char ch : x)
-      switch (ch) {
-        case '&':
-          out += "&amp;";
-          break;
-        case '<':
-          out += "&lt;";
-          break;
-        case '>':
-          out += "&gt;";
-          break;
-        case '"':
-          out += "&quot;";
-          break;
-        default:
-          out += ch;
-      }
-    return out;
-  };
+  auto escape = [](std::string_view x) { return html_escape(x); };
   std::string out = "<!doctype html><html><body><div style=\"font-family:"
                     "sans-serif;white-space:pre-wrap\">";
   size_t i = 0;

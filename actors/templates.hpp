@@ -45,6 +45,9 @@ struct rendered_message {
   std::string html;
 };
 
+/// Escapes `&<>"'` for HTML text and attribute values.
+std::string html_escape(std::string_view text);
+
 /// The HTML alternative of `text`: escaped, line breaks kept, `http(s)://`
 /// addresses as links, and the 1x1 image `pixel` at the end.
 std::string html_alternative(const std::string& text, const std::string& pixel);

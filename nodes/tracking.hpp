@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "actors/outreach_rules.hpp"
+#include "actors/templates.hpp"
 #include "messages/id.hpp"
 
 /// The tracked addresses of outreach emails (seed 003: opens, clicks,
@@ -41,9 +42,6 @@ std::map<std::string, std::string> parse_form(std::string_view body);
 
 /// A transparent 1x1 GIF (43 bytes).
 const std::string& tracking_pixel_gif();
-
-/// Escapes `&<>"'` for HTML text and attribute values.
-std::string html_escape(std::string_view text);
 
 /// A small self-contained HTML page (no scripts, no external resources).
 std::string html_page(std::string_view title, std::string_view body_html);

@@ -19,6 +19,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/api_client.hpp"
 #include "tests/support/e2e_tools.hpp"
 #include "tests/support/http_reply.hpp"
 #include "tests/support/process.hpp"
@@ -33,48 +34,8 @@ using tenure::test::tenured_node;
 
 namespace {
 
-struct reply : tenure::test::http_reply {
-  std::string describe() const {
-    return "HTTP " + std::to_string(status) + " " + text.substr(0, 400);
-  }
-};
-
-class client {
-public:
-  client(int port, std::string token)
-    : cli_("127.0.0.1", port)
-    , token_(std::move(token)) {
-    cli_.set_connection_timeout(5, 0);
-    cli_.set_read_timeout(30, 0);
-  }
-
-  reply get(const std::string& target) {
-    httplib::Headers h;
-    if (!token_.empty())
-      h.emplace("Authorization", "Bearer " + token_);
-    reply r;
-    r.take(cli_.Get(target.c_str(), h));
-    return r;
-  }
-
-  reply post(const std::string& target, const json& body) {
-    return post_raw(target, body.dump(), "application/json");
-  }
-
-  reply post_raw(const std::string& target, const std::string& body,
-                 const std::string& type) {
-    httplib::Headers h;
-    if (!token_.empty())
-      h.emplace("Authorization", "Bearer " + token_);
-    reply r;
-    r.take(cli_.Post(target.c_str(), h, body, type.c_str()));
-    return r;
-  }
-
-private:
-  httplib::Client cli_;
-  std::string token_;
-};
+using client = tenure::test::api_client;
+using reply = tenure::test::api_reply;
 
 /// The path and query of a tracked address in an email.
 std::string target_of(const std::string& url) {
