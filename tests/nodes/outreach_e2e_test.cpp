@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/api_client.hpp"
+#include "tests/support/applications.hpp"
 #include "tests/support/e2e_tools.hpp"
 #include "tests/support/http_reply.hpp"
 #include "tests/support/process.hpp"
@@ -336,4 +337,74 @@ TEST_F(outreach_e2e, accounts_programs_tracking_and_an_anonymous_survey) {
   auto log = node_->proc.err() + node_->proc.out();
   for (auto* r : {"ann@acme.example", "oli@acme.example", "bea@beta.example"})
     EXPECT_EQ(log.find(r), std::string::npos) << r;
+}
+
+// Compliance notices go through the outreach machinery: the email has an
+// HTML part with an open pixel, and the built-in program counts it.
+TEST_F(outreach_e2e, compliance_notices_are_counted_by_their_built_in_program) {
+  // A Startups member: an application approved in review, booked with a
+  // code, redeemed into a subscription.
+  auto o = tenure::test::startups_saas;
+  ASSERT_EQ(admin_
+              ->post_raw("/v1/coupons/startups/import", "OUTREACH-E2E-0001\n",
+                         "text/csv")
+              .status,
+            200);
+  auto app = admin_->post(
+    "/v1/applications", tenure::test::application_body(
+                          o, "member@startup-org.example.org", "startup-org"));
+  ASSERT_EQ(app.status, 201) << app.describe();
+  auto app_id = app.body.value("id", "");
+  ASSERT_EQ(admin_
+              ->post("/v1/reviews/" + app_id,
+                     json{{"decision", "approve"}, {"reason", "ok"}})
+              .status,
+            200);
+  std::string code;
+  ASSERT_TRUE(eventually([&] {
+    auto r = admin_->get("/v1/applications/" + app_id);
+    code = r.body.value("coupon_code", "");
+    return r.body.value("state", "") == "booked" && !code.empty();
+  }));
+  auto redeemed = admin_->post(
+    "/v1/checkout/redeem", json{{"code", code}, {"sku", o.sku}, {"seats", 10}});
+  ASSERT_EQ(redeemed.status, 201) << redeemed.describe();
+  auto sub = redeemed.body.value("subscription_id", "");
+  ASSERT_EQ(sub.rfind("sub_", 0), 0u) << redeemed.describe();
+  auto cs = admin_->post("/v1/subscriptions/" + sub + "/compliance-cases",
+                         json{{"reason", "shared seats"}, {"curable", true}});
+  ASSERT_EQ(cs.status, 201) << cs.describe();
+  std::string notice;
+  ASSERT_TRUE(eventually([&] {
+    std::error_code ec;
+    for (auto& e : std::filesystem::directory_iterator(data_ + "/mail", ec)) {
+      std::ifstream in{e.path()};
+      std::string text{std::istreambuf_iterator<char>{in}, {}};
+      if (text.find("X-Tenure-Template: compliance_notice")
+          != std::string::npos)
+        notice = unqp(text);
+    }
+    return !notice.empty();
+  }))
+    <<
+    [&] {
+      std::string files;
+      std::error_code ec;
+      for (auto& e : std::filesystem::directory_iterator(data_ + "/mail", ec))
+        files += e.path().filename().string() + " ";
+      auto ob = reader_->get("/v1/outbox");
+      return files + ob.describe() + node_->proc.err().substr(0, 3000);
+    }();
+  EXPECT_NE(notice.find("multipart/alternative"), std::string::npos);
+  std::smatch m;
+  std::regex pixel{R"(/v1/track/open/[A-Za-z0-9_.]+)"};
+  ASSERT_TRUE(std::regex_search(notice, m, pixel)) << notice.substr(0, 2000);
+  EXPECT_EQ(anonymous_->get(m.str()).status, 200);
+  auto prg
+    = reader_->get("/v1/outreach/programs/prg_00000000000000000000000002");
+  ASSERT_EQ(prg.status, 200) << prg.describe();
+  EXPECT_EQ(prg.body.value("name", ""), "Compliance notices");
+  EXPECT_EQ(prg.body["counts"].value("sent", 0), 1);
+  EXPECT_EQ(prg.body["counts"].value("opened", 0), 1);
+  EXPECT_EQ(prg.body.value("system", false), true);
 }
