@@ -424,6 +424,39 @@ TEST(dashboard_cluster_e2e, merges_every_member_and_names_the_ones_down) {
     seen_total = d.body["applications"]["total"].get<int>();
   }
   EXPECT_EQ(seen_total, n);
+  // Outreach lives with the desk on the owner of `outreach`: accounts and a
+  // program made through either member are seen through both, and both
+  // dashboards list the program once.
+  for (int i = 0; i < 2; ++i) {
+    auto r
+      = (i ? c2 : c1)
+          .post("/v1/accounts",
+                json{{"name", "Account " + std::to_string(i)},
+                     {"segment", "scale"},
+                     {"hosting", "saas"},
+                     {"contacts",
+                      {{{"name", "Ann"},
+                        {"email", "ann" + std::to_string(i) + "@x.example"},
+                        {"roles", {"admin"}}}}}});
+    ASSERT_EQ(r.status, 201) << r.describe();
+  }
+  auto prg = c2.post(
+    "/v1/outreach/programs",
+    json{{"name", "Cluster welcome"},
+         {"kind", "email"},
+         {"stage", "onboarding"},
+         {"steps", {{{"subject", "Hi"}, {"body", "Hello {{name}}"}}}}});
+  ASSERT_EQ(prg.status, 201) << prg.describe();
+  for (auto* c : {&c1, &c2}) {
+    auto accts = c->get("/v1/accounts");
+    ASSERT_EQ(accts.status, 200) << accts.describe();
+    EXPECT_EQ(accts.body["items"].size(), 2u) << accts.describe();
+    auto d = c->get("/v1/dashboard");
+    ASSERT_EQ(d.status, 200) << d.describe();
+    auto& progs = d.body["outreach"]["programs"];
+    ASSERT_EQ(progs.size(), 1u) << d.describe();
+    EXPECT_EQ(progs[0].value("id", ""), prg.body.value("id", ""));
+  }
   // The second member stops: the first answers with its own part and says
   // which member is missing.
   ASSERT_EQ(nodes[1]->stop().value_or(-1), 0);
