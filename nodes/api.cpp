@@ -16,6 +16,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
 
 #include <fmt/format.h>
 
@@ -2112,9 +2113,12 @@ struct api::impl {
   /// The open pixel: always the GIF (a mail client shows nothing else), and
   /// the open is recorded only for a genuine token.
   api_response track_open_route(call& c) {
+    // Recorded without waiting: the mail client's image does not depend on
+    // it, and a burst of opens queues at the desk, not in gateway workers.
+    // (The desk's mailbox keeps order: a read sent after this sees it.)
     if (auto t = token_of(c); t && deps.outreach)
-      (void)ask<bool>(deps.outreach,
-                      track_delivery{t->first, t->second, track_kind::open});
+      caf::anon_send(deps.outreach,
+                     track_delivery{t->first, t->second, track_kind::open});
     api_response r;
     r.content_type = "image/gif";
     r.body = tracking_pixel_gif();
@@ -2135,7 +2139,7 @@ struct api::impl {
     if (!v || n == 0 || n > v->program.links.size())
       return html_response(404, "Link not found",
                            "<p>This link is not valid.</p>");
-    (void)ask<bool>(*d, track_delivery{t->first, t->second, track_kind::click});
+    caf::anon_send(*d, track_delivery{t->first, t->second, track_kind::click});
     api_response r;
     r.status = 302;
     r.content_type = "text/plain";
