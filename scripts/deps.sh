@@ -11,7 +11,8 @@
 #            for the TLS certificates of the cluster tests)
 #   bench:   wrk
 #   fuzz:    clang (libFuzzer) libclang-rt-dev (its runtime, only
-#            recommended by clang, and we install without recommends)
+#            recommended by clang, and we install without recommends);
+#            installed by scripts/fuzz only, see tenure_fuzz_packages
 #   browser: chromium (the dashboard's browser test; installed by
 #            scripts/run only, see tenure_install_browser) and, with npm,
 #            playwright-core into tests/browser/node_modules
@@ -21,8 +22,10 @@ tenure_packages=(
   libcpp-httplib-dev nlohmann-json3-dev libedit-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libyaml-cpp-dev openssl
   wrk
-  clang libclang-rt-dev
 )
+
+# What scripts/fuzz needs besides (scripts/run and scripts/test do not).
+tenure_fuzz_packages=(clang libclang-rt-dev)
 
 tenure_install_deps() {
   tenure_install_packages "${tenure_packages[@]}"
