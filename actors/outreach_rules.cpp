@@ -262,6 +262,9 @@ caf::error validate_program(const outreach_program& p, time_point now) {
       if (n > 2)
         return bad("steps", "a survey has an invitation and at most one "
                             "reminder");
+      if (n == 2 && p.steps[1].delay.count() == 0)
+        return bad("steps[1].delay", "the reminder needs a delay after the "
+                                     "invitation (e.g. \"7d\")");
       break;
   }
   if (p.kind != outreach_kind::webinar && p.webinar_at != time_point{})

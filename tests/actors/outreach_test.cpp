@@ -209,6 +209,11 @@ TEST(outreach_kinds, each_kind_validates_its_shape) {
   EXPECT_FALSE(validate_program(news, now));
   auto survey = program_of(outreach_kind::survey);
   EXPECT_FALSE(validate_program(survey, now));
+  auto reminded = program_of(outreach_kind::survey, 2);
+  reminded.steps[1].delay = {};
+  EXPECT_TRUE(validate_program(reminded, now)) << "a reminder at once";
+  reminded.steps[1].delay = days{7};
+  EXPECT_FALSE(validate_program(reminded, now));
   survey.survey = survey_kind::none;
   EXPECT_TRUE(validate_program(survey, now));
   auto anon = program_of(outreach_kind::email);
