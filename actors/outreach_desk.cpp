@@ -489,6 +489,17 @@ struct book {
     if (d->program != p->id)
       return make_error(errc::not_found, "no outreach email " + q.delivery.str()
                                            + " of " + q.program.str());
+    // One answer per person: the reminder's link and the invitation's are
+    // two emails to the same contact.
+    if (!d->contact.empty()) {
+      auto answered = deps.store->get(storage::cf::outreach,
+                                      outreach_answered_key(p->id, d->contact));
+      if (!answered)
+        return std::move(answered.error());
+      if (*answered)
+        return make_error(errc::already_exists,
+                          "this survey was answered before");
+    }
     auto counts = load_counts(p->id);
     if (!counts)
       return std::move(counts.error());

@@ -1910,11 +1910,16 @@ struct api::impl {
     size_t created = 0, updated = 0, contacts = 0;
     for (auto& a : *parsed) {
       auto r = ask<account>(*d, import_account{a, by});
-      if (!r)
+      if (!r) {
+        // Which account, for a refusal of ours; CAF's own errors (a
+        // timeout) as they are.
+        if (r.error().category() != tenure_error_category)
+          return error_response(r.error());
         return error_response(make_error(static_cast<errc>(r.error().code()),
                                          "account "
                                            + a.external_ref.substr(0, 60) + ": "
                                            + error_message(r.error())));
+      }
       (r->version == 1 ? created : updated)++;
       contacts += a.contacts.size();
     }

@@ -657,11 +657,18 @@ TEST(outreach_desk, an_anonymous_survey_stores_answers_without_identity) {
   mails = f.outbox();
   ASSERT_EQ(mails.size(), 3u);
   EXPECT_EQ(mails[2].recipient, mails[1].recipient);
+  // One answer per person: from the reminder, then not again from the
+  // invitation.
+  ASSERT_TRUE(f.ask<survey_response>(answer_survey{id, mails[2].id, 4, ""}));
+  EXPECT_EQ(
+    f.ask<survey_response>(answer_survey{id, mails[1].id, 9, ""}).error(),
+    errc::already_exists);
   auto v = f.ask<program_view>(get_atom::value, id);
   ASSERT_TRUE(v);
-  EXPECT_EQ(v->counts.responses, 1u);
+  EXPECT_EQ(v->counts.responses, 2u);
   EXPECT_EQ(v->counts.promoters, 1u);
-  EXPECT_DOUBLE_EQ(*rates_of(v->counts, v->program.survey).nps, 100.0);
+  EXPECT_EQ(v->counts.detractors, 1u);
+  EXPECT_DOUBLE_EQ(*rates_of(v->counts, v->program.survey).nps, 0.0);
 }
 
 TEST(outreach_desk, accounts_upsert_by_reference_and_refuse_bad_input) {
