@@ -15,7 +15,6 @@
 #include <string>
 #include <vector>
 
-#include <sys/stat.h>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -36,7 +35,6 @@ using tenure::test::iso_ms;
 using tenure::test::parse_iso_ms;
 using tenure::test::random_hex;
 using tenure::test::redacted;
-using tenure::test::sha256_hex;
 using tenure::test::startups_saas;
 using tenure::test::temp_dir;
 using tenure::test::tenured_node;
@@ -64,18 +62,10 @@ protected:
     admin_token_ = random_hex(32);
     reader_token_ = random_hex(32);
     billing_token_ = random_hex(32);
-    json keys{{"keys",
-               {{{"name", "e2e-admin"},
-                 {"token_sha256", sha256_hex(admin_token_)},
-                 {"scopes", {"admin"}}},
-                {{"name", "e2e-reader"},
-                 {"token_sha256", sha256_hex(reader_token_)},
-                 {"scopes", {"read"}}},
-                {{"name", "e2e-billing"},
-                 {"token_sha256", sha256_hex(billing_token_)},
-                 {"scopes", {"billing"}}}}}};
-    tenure::test::write_file(data_ + "/keys.json", keys.dump(2));
-    ::chmod((data_ + "/keys.json").c_str(), 0600);
+    tenure::test::write_keys(data_,
+                             {{"e2e-admin", admin_token_, {"admin"}},
+                              {"e2e-reader", reader_token_, {"read"}},
+                              {"e2e-billing", billing_token_, {"billing"}}});
     node_ = std::make_unique<tenured_node>(
       data_, std::vector<std::string>{"--clock", "manual"});
     ASSERT_TRUE(node_->line) << node_->proc.err();

@@ -1,6 +1,9 @@
 #pragma once
 
 #include <string>
+#include <vector>
+
+#include <sys/stat.h>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -55,5 +58,24 @@ private:
   httplib::Client cli_;
   std::string token_;
 };
+
+/// A key of a test node's keys file.
+struct test_key {
+  std::string name;
+  std::string token;
+  std::vector<std::string> scopes;
+};
+
+/// Writes DATA/keys.json (mode 0600) with `keys`, before the node starts.
+inline void write_keys(const std::string& data,
+                       const std::vector<test_key>& keys) {
+  auto list = nlohmann::json::array();
+  for (auto& k : keys)
+    list.push_back({{"name", k.name},
+                    {"token_sha256", sha256_hex(k.token)},
+                    {"scopes", k.scopes}});
+  write_file(data + "/keys.json", nlohmann::json{{"keys", list}}.dump(2));
+  ::chmod((data + "/keys.json").c_str(), 0600);
+}
 
 } // namespace tenure::test

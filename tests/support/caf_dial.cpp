@@ -7,7 +7,8 @@
 //   caf_dial dial HOST PORT SECONDS [OPTION...]
 //     -> `connected published=yes|no`, exit 0; `failed error=...`, exit 2
 //   caf_dial serve SECONDS [OPTION...]
-//     -> `serving port=N`, then serves for SECONDS; exit 2 if it cannot
+//     -> `serving port=N`, then serves until SIGTERM/SIGINT, at most
+//        SECONDS; exit 2 if it cannot
 //   caf_dial handshake HOST PORT SECONDS cafile=F [certificate=F key=F]
 //     -> a bare OpenSSL client (TLS 1.2, the server verified against F, a
 //        client certificate only when given), no CAF at all:
@@ -24,7 +25,11 @@
 #include <memory>
 #include <set>
 #include <string>
-#include <thread>
+
+#include <csignal>
+#include <ctime>
+
+#include <pthread.h>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -179,6 +184,15 @@ int main(int argc, char** argv) {
     return handshake(host, port, std::atoi(argv[4]), cfg);
   if (tls)
     cfg.load<caf::openssl::manager>();
+  if (!dial) {
+    // Blocked before CAF's threads start, so that they inherit the mask and
+    // sigtimedwait below takes the signal.
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  }
   caf::actor_system sys{cfg};
   if (!dial) {
     auto a = sys.spawn(answer_anything, 0);
@@ -190,7 +204,14 @@ int main(int argc, char** argv) {
     }
     std::printf("serving port=%u\n", static_cast<unsigned>(*got));
     std::fflush(stdout);
-    std::this_thread::sleep_for(seconds);
+    // Until the test stops it (SIGTERM, SIGINT; SIGKILL needs no waiting),
+    // at most SECONDS.
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    timespec most{static_cast<time_t>(seconds.count()), 0};
+    (void)sigtimedwait(&stop, nullptr, &most);
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     return 0;
   }
